@@ -1,0 +1,1 @@
+"""Text classification and routing of appeals (jieba + scikit-learn)."""

@@ -1,0 +1,140 @@
+"""Routing: category -> responsible unit, county from the text, rules first.
+
+A rule (e.g. misconduct by officials -> 纪委监委, identity hidden) beats the
+classifier; the classifier's category maps to a municipal department, and a county
+named in the text (or one of its towns) sends the case to that county's own
+department when there is one. Below the confidence threshold the case goes to a
+dispatcher with the top three suggestions.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from classifiers.model import CategoryClassifier
+from classifiers.text import add_words
+from hub.config import CityConfig, RoutingSpec
+from hub.lifecycle.service import RouteDecision
+
+if TYPE_CHECKING:
+    from hub.core import Hub
+
+log = logging.getLogger(__name__)
+
+
+class Gazetteer:
+    """County/district detection from names, aliases and town (街道/镇) names."""
+
+    def __init__(self, config: CityConfig) -> None:
+        self.names: list[tuple[str, str]] = []
+        for county in config.counties:
+            for name in (county.name, *county.aliases):
+                self.names.append((name, county.code))
+            for town in county.towns:
+                self.names.append((town, county.code))
+        self.names.sort(key=lambda pair: -len(pair[0]))
+
+    def county_of(self, text: str) -> str | None:
+        """The county mentioned most; ties go to the one mentioned first."""
+        counts: dict[str, int] = {}
+        first: dict[str, int] = {}
+        for name, code in self.names:
+            at = text.find(name)
+            if at >= 0:
+                counts[code] = counts.get(code, 0) + text.count(name)
+                first[code] = min(first.get(code, at), at)
+        if not counts:
+            return None
+        return max(counts, key=lambda c: (counts[c], -first[c]))
+
+
+@dataclass(frozen=True)
+class Urgency:
+    urgent: bool
+    terms: tuple[str, ...]
+
+
+def detect_urgency(text: str, spec: RoutingSpec) -> Urgency:
+    cleaned = text
+    for phrase in spec.urgency_negations:
+        cleaned = cleaned.replace(phrase, "")
+    hits = tuple(t for t in spec.urgency_terms if t in cleaned)
+    return Urgency(bool(hits), hits)
+
+
+class Router:
+    def __init__(self, config: CityConfig, model: CategoryClassifier | None,
+                 unit_codes: set[str]) -> None:
+        self.config = config
+        self.spec = config.routing
+        self.model = model
+        self.unit_codes = unit_codes
+        self.gazetteer = Gazetteer(config)
+        self.threshold = float(model.meta.get("threshold", self.spec.triage_threshold)) \
+            if model else self.spec.triage_threshold
+        add_words([n for n, _ in self.gazetteer.names] + [u.name for u in config.units])
+
+    def unit_for(self, department: str, county: str | None) -> str:
+        local = f"{county}-{department}" if county else None
+        return local if local and local in self.unit_codes else department
+
+    def route_many(self, texts: list[str]) -> list[RouteDecision]:
+        tops = self.model.top(texts, k=3) if self.model and texts else [[] for _ in texts]
+        return [self._decide(text, top) for text, top in zip(texts, tops, strict=True)]
+
+    def route(self, text: str) -> RouteDecision:
+        return self.route_many([text])[0]
+
+    def _decide(self, text: str, top: list[tuple[str, float]]) -> RouteDecision:
+        county = self.gazetteer.county_of(text)
+        urgency = detect_urgency(text, self.spec)
+        for rule in self.spec.rules:
+            if any(term in text for term in rule.terms):
+                unit = self.unit_for(rule.unit, county) if rule.county_level else rule.unit
+                return RouteDecision(
+                    category=rule.category, unit_code=unit, county_code=county, confidence=1.0,
+                    needs_triage=False, suggestions=[{"category": rule.category, "unit": unit,
+                                                      "p": 1.0, "rule": rule.name}],
+                    urgent=urgency.urgent, urgent_terms=urgency.terms,
+                    hide_identity=rule.hide_identity, rule=rule.name)
+        suggestions = []
+        for category, p in top:
+            dept = self.spec.categories.get(category)
+            unit = self.unit_for(dept, county) if dept else None
+            suggestions.append({"category": category, "unit": unit, "p": round(p, 4)})
+        if not suggestions:
+            return RouteDecision(None, None, county, 0.0, True, [], urgency.urgent,
+                                 urgency.terms)
+        best = suggestions[0]
+        confident = best["p"] >= self.threshold and best["unit"] is not None
+        return RouteDecision(
+            category=best["category"], unit_code=best["unit"], county_code=county,
+            confidence=float(best["p"]), needs_triage=not confident, suggestions=suggestions,
+            urgent=urgency.urgent, urgent_terms=urgency.terms)
+
+
+def train_seed_model(path: Path) -> CategoryClassifier:
+    """A small model from the repo's own seed corpus, so a fresh clone routes sensibly."""
+    from classifiers.train import SEED_CORPUS, Columns, Extras, build_training_set, labelled
+
+    texts, labels = labelled(SEED_CORPUS, Columns())
+    data = build_training_set(texts, labels, Extras(), Columns())
+    model = CategoryClassifier().fit(data)
+    model.meta.update(seed=True, threshold=0.3)
+    model.save(path)
+    return model
+
+
+def load_router(hub: Hub) -> Router:
+    """Load the trained model once; train the seed model if there is none yet."""
+    path = hub.settings.resolved_model_path
+    model: CategoryClassifier | None
+    try:
+        model = CategoryClassifier.load(path) if path.exists() else train_seed_model(path)
+    except Exception:
+        log.exception("cannot load the routing model %s; every case goes to triage", path)
+        model = None
+    return Router(hub.config, model, set(hub.unit_ids))

@@ -1,0 +1,1 @@
+"""JSON API: intake for channels, and (later) staff and citizen actions."""

@@ -1,0 +1,140 @@
+"""Intake API for the hotline centre's system and other push channels."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select, text
+
+from hub.api.errors import ApiError
+from hub.bootstrap import hash_key
+from hub.core import Hub
+from hub.intake_schema import MAX_BATCH, ItemError, validate_item
+from hub.models import Appeal, Case
+
+routes = web.RouteTableDef()
+
+
+def _source_for(request: web.Request) -> tuple[str, int]:
+    key = request.headers.get("X-Api-Key", "")
+    if not key:
+        raise ApiError(401, "missing_api_key", "send the source's API key in X-Api-Key")
+    name = request.app["api_keys"].get(hash_key(key))
+    if name is None:
+        raise ApiError(401, "bad_api_key", "the API key matches no enabled push source")
+    hub: Hub = request.app["hub"]
+    return name, hub.source_ids[name]
+
+
+async def _json_body(request: web.Request) -> Any:
+    ctype = request.content_type
+    if ctype not in ("application/json", "application/octet-stream", ""):
+        raise ApiError(415, "unsupported_media_type", "send application/json")
+    raw = await request.read()  # aiohttp enforces client_max_size -> 413
+    if not raw:
+        raise ApiError(400, "empty_body", "the request body is empty")
+    charset = (request.charset or "utf-8").lower()
+    if charset not in ("utf-8", "utf8"):
+        raise ApiError(415, "unsupported_charset", "the body must be UTF-8")
+    try:
+        body_text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApiError(400, "invalid_encoding",
+                       f"the body is not valid UTF-8 (byte {exc.start})") from None
+    try:
+        return json.loads(body_text)
+    except json.JSONDecodeError as exc:
+        raise ApiError(400, "invalid_json",
+                       f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+                       ) from None
+
+
+@routes.post("/api/v1/appeals")
+async def post_appeals(request: web.Request) -> web.Response:
+    source_name, source_id = _source_for(request)
+    payload = await _json_body(request)
+    batch = isinstance(payload, list) or (isinstance(payload, dict) and "appeals" in payload)
+    items = payload if isinstance(payload, list) else payload.get("appeals") if batch else [payload]
+    if not isinstance(items, list):
+        raise ApiError(422, "wrong_type", "appeals must be a list", field="appeals")
+    if batch and isinstance(payload, dict) and set(payload) != {"appeals"}:
+        extra = sorted(set(payload) - {"appeals"})
+        raise ApiError(422, "unknown_field", f"unknown field {extra[0]!r}", field=extra[0])
+    if not items:
+        raise ApiError(422, "empty_batch", "the batch holds no appeals")
+    if len(items) > MAX_BATCH:
+        raise ApiError(413, "batch_too_large", f"at most {MAX_BATCH} appeals per request")
+    valid, errors = [], {}
+    for index, item in enumerate(items):
+        try:
+            valid.append((index, validate_item(item)))
+        except ItemError as exc:
+            errors[index] = exc
+    if not batch:
+        if errors:
+            err = errors[0]
+            raise ApiError(422, err.code, err.message,
+                           **({"field": err.field} if err.field else {}))
+    results = await request.app["intake"].submit(source_id, [a for _, a in valid]) if valid else []
+    by_index = dict(zip([i for i, _ in valid], results, strict=True))
+    if not batch:
+        res = results[0]
+        return web.json_response(
+            {"id": res.id, "created": res.created, "source": source_name,
+             "url": f"/api/v1/appeals/{res.id}"}, status=201 if res.created else 200)
+    out: list[dict[str, Any]] = []
+    for index in range(len(items)):
+        if index in errors:
+            out.append({"index": index, "error": errors[index].as_dict()})
+        else:
+            res = by_index[index]
+            out.append({"index": index, "id": res.id, "created": res.created})
+    status = 422 if not valid else 200
+    return web.json_response({"accepted": len(valid), "rejected": len(errors),
+                              "results": out}, status=status)
+
+
+@routes.get("/api/v1/appeals/{appeal_id}")
+async def get_appeal(request: web.Request) -> web.Response:
+    _name, source_id = _source_for(request)
+    try:
+        appeal_id = int(request.match_info["appeal_id"])
+    except ValueError:
+        raise ApiError(404, "not_found", "no such appeal") from None
+    hub: Hub = request.app["hub"]
+
+    def load() -> dict[str, Any] | None:
+        with hub.sessions() as s:
+            appeal = s.get(Appeal, appeal_id)
+            if appeal is None or appeal.source_id != source_id:
+                return None
+            case = s.scalar(select(Case).where(Case.appeal_id == appeal_id))
+            return {
+                "id": appeal.id, "external_id": appeal.external_id, "state": appeal.state,
+                "received_at": appeal.received_at.isoformat(), "title": appeal.title,
+                "case": None if case is None else {
+                    "number": case.number, "state": case.state, "query_code": case.query_code,
+                    "deadline_at": case.deadline_at.isoformat() if case.deadline_at else None},
+            }
+
+    found = await hub.run(load)
+    if found is None:
+        raise ApiError(404, "not_found", "no such appeal for this source")
+    return web.json_response(found)
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    hub: Hub = request.app["hub"]
+
+    def ping() -> None:
+        with hub.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    try:
+        await hub.run(ping)
+    except Exception as exc:
+        raise ApiError(503, "database_unavailable", str(exc)[:200]) from None
+    return web.json_response({"status": "ok", "database": hub.engine.dialect.name})

@@ -1,0 +1,105 @@
+"""The one app factory, used by ``hub serve``, ``hub demo`` and the tests.
+
+Resources are opened and closed with the app (aiohttp cleanup contexts): the
+database and its thread pool, the intake writer, the router, the pipeline worker,
+an HTTP client session for connectors, and the scheduler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+
+from hub.api import appeals, openapi
+from hub.api.errors import api_errors
+from hub.bootstrap import api_keys
+from hub.core import Hub
+from hub.intake import IntakeWriter
+from hub.pipeline import Pipeline
+from hub.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> web.Application:
+    settings = settings or load_settings()
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[api_errors])
+    app["settings"] = settings
+    app.cleanup_ctx.append(_hub_ctx)
+    app.cleanup_ctx.append(_intake_ctx)
+    app.cleanup_ctx.append(_router_ctx)
+    app.cleanup_ctx.append(_http_ctx)
+    app.cleanup_ctx.append(_pipeline_ctx)
+    app.cleanup_ctx.append(_scheduler_ctx)
+    app.add_routes(appeals.routes)
+    app.add_routes(openapi.routes)
+    _add_optional_routes(app)
+    return app
+
+
+def _add_optional_routes(app: web.Application) -> None:
+    """Parts that register themselves when present (cases API, web pages)."""
+    return
+
+
+async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings: Settings = app["settings"]
+    hub = await asyncio.to_thread(Hub.open, settings)
+    app["hub"] = hub
+    app["api_keys"] = api_keys(hub.config, settings)
+    yield
+    await asyncio.to_thread(hub.close)
+
+
+async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
+    writer = IntakeWriter(app["hub"])
+    writer.start()
+    app["intake"] = writer
+    yield
+    await writer.stop()
+
+
+async def _router_ctx(app: web.Application) -> AsyncIterator[None]:
+    from classifiers.router import load_router
+
+    hub: Hub = app["hub"]
+    app["router"] = await hub.run(load_router, hub)
+    yield
+
+
+async def _http_ctx(app: web.Application) -> AsyncIterator[None]:
+    session = aiohttp.ClientSession(headers={"User-Agent": "hub/0.1 (+citizen appeals intake)"})
+    app["http"] = session
+    yield
+    await session.close()
+
+
+async def _pipeline_ctx(app: web.Application) -> AsyncIterator[None]:
+    hub: Hub = app["hub"]
+    pipeline = Pipeline(hub, app["router"])
+    app["pipeline"] = pipeline
+    task = asyncio.create_task(pipeline.run_forever()) if hub.settings.pipeline_enabled else None
+    yield
+    if task:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
+    hub: Hub = app["hub"]
+    if not hub.settings.scheduler_enabled:
+        yield
+        return
+    from hub.scheduler import build_scheduler
+
+    scheduler = build_scheduler(app)
+    scheduler.start()
+    app["scheduler"] = scheduler
+    yield
+    scheduler.shutdown(wait=False)

@@ -1,0 +1,263 @@
+"""The ``hub`` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from classifiers.train import DataError
+from hub.config import ConfigError
+from hub.settings import SettingsError, load_settings
+
+log = logging.getLogger("hub")
+
+
+def _print(obj: Any) -> None:
+    print(json.dumps(obj, ensure_ascii=False, indent=2, default=str))
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from hub.core import Hub
+
+    hub = Hub.open(load_settings())
+    try:
+        _print({"database": hub.engine.url.render_as_string(hide_password=True),
+                "units": len(hub.unit_ids), "sources": sorted(hub.source_ids)})
+    finally:
+        hub.close()
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from hub.app import create_app
+
+    settings = load_settings()
+    overrides: dict[str, Any] = {}
+    if args.port:
+        overrides["port"] = args.port
+    if args.host:
+        overrides["host"] = args.host
+    settings = settings.with_overrides(**overrides)
+    web.run_app(create_app(settings), host=settings.host, port=settings.port,
+                access_log=None, print=lambda msg: log.info("%s", msg))
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from hub.core import Hub
+    from hub.importer import Mapping, import_csv
+
+    hub = Hub.open(load_settings())
+    try:
+        mapping = Mapping(external_id=args.id_column, title=args.title_column,
+                          body=args.body_column, received_at=args.time_column,
+                          votes=args.votes_column)
+        _print(import_csv(hub, Path(args.file), args.source, mapping))
+    finally:
+        hub.close()
+    return 0
+
+
+def cmd_process(args: argparse.Namespace) -> int:
+    from classifiers.router import load_router
+    from hub.core import Hub
+    from hub.pipeline import Pipeline
+
+    hub = Hub.open(load_settings())
+    try:
+        _print({"cases_opened": Pipeline(hub, load_router(hub)).drain()})
+    finally:
+        hub.close()
+    return 0
+
+
+def _columns(args: argparse.Namespace) -> Any:
+    from classifiers.train import Columns
+
+    return Columns(title=args.title_column, body=args.body_column, label=args.label_column)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from classifiers.train import Extras, build_training_set, labelled, train
+
+    settings = load_settings()
+    cols = _columns(args)
+    path = Path(args.file)
+    texts, labels = labelled(path, cols)
+    extras = Extras() if args.no_extras else Extras.beside(path)
+    if args.taxonomy:
+        extras.taxonomy = Path(args.taxonomy)
+    extras.replies += [Path(p) for p in args.replies or []]
+    extras.unlabelled += [Path(p) for p in args.unlabelled or []]
+    data = build_training_set(texts, labels, extras, cols)
+    model, report = train(data, target_accuracy=args.target_accuracy)
+    out = Path(args.out) if args.out else settings.resolved_model_path
+    model.save(out)
+    _print({"model": str(out), "data_hash": model.meta["data_hash"],
+            "labelled": len(texts), "weak_labelled": len(data.weak_texts),
+            "unlabelled": len(data.unlabelled),
+            "taxonomy": str(extras.taxonomy) if extras.taxonomy else "seed",
+            "cv": {k: report[k] for k in ("n", "accuracy", "macro_f1", "threshold",
+                                          "auto_routed_share", "auto_routed_accuracy")}})
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from classifiers.model import CategoryClassifier
+    from classifiers.train import evaluate, labelled
+
+    settings = load_settings()
+    path = Path(args.model) if args.model else settings.resolved_model_path
+    if not path.exists():
+        print(f"no model at {path}; run `hub train FILE.csv` first", file=sys.stderr)
+        return 2
+    model = CategoryClassifier.load(path)
+    texts, labels = labelled(Path(args.file), _columns(args))
+    report = evaluate(model, texts, labels)
+    if args.json:
+        _print(report)
+    else:
+        print(f"n={report['n']} accuracy={report['accuracy']} macro_f1={report['macro_f1']} "
+              f"auto_routed={report['auto_routed_share']} "
+              f"(accuracy {report['auto_routed_accuracy']})")
+        for cls, m in report["per_class"].items():
+            print(f"  {cls:<10} f1={m['f1']:.3f} p={m['precision']:.3f} r={m['recall']:.3f} "
+                  f"n={m['support']}")
+    return 0
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    from classifiers.router import load_router
+    from hub.core import Hub
+
+    hub = Hub.open(load_settings())
+    try:
+        router = load_router(hub)
+        d = router.route(args.text)
+        _print({"category": d.category, "unit": d.unit_code,
+                "unit_name": _unit_name(hub, d.unit_code), "county": d.county_code,
+                "confidence": round(d.confidence, 4), "needs_triage": d.needs_triage,
+                "urgent": d.urgent, "urgent_terms": list(d.urgent_terms),
+                "rule": d.rule, "suggestions": d.suggestions})
+    finally:
+        hub.close()
+    return 0
+
+
+def _unit_name(hub: Any, code: str | None) -> str | None:
+    if not code:
+        return None
+    try:
+        return hub.config.unit(code).name
+    except KeyError:
+        return None
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from hub.demo import run_demo
+
+    return run_demo(port=args.port, rate=args.rate)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hub", description="群众诉求 intake and dispatch hub")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("init", help="create or migrate the database and load config").set_defaults(
+        fn=cmd_init)
+    p = sub.add_parser("serve", help="API, web pages, pipeline and scheduler in one process")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.set_defaults(fn=cmd_serve)
+
+    p = sub.add_parser("import", help="bulk-load a CSV of past appeals into the queue")
+    p.add_argument("file")
+    p.add_argument("--source", required=True)
+    p.add_argument("--id-column", default="留言编号")
+    p.add_argument("--title-column", default="留言主题")
+    p.add_argument("--body-column", default="留言详情")
+    p.add_argument("--time-column", default="留言时间")
+    p.add_argument("--votes-column", default="点赞数")
+    p.set_defaults(fn=cmd_import)
+
+    sub.add_parser("process", help="turn every queued appeal into a case now").set_defaults(
+        fn=cmd_process)
+
+    def text_columns(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--title-column", default="留言主题")
+        p.add_argument("--body-column", default="留言详情")
+        p.add_argument("--label-column", default="一级分类")
+
+    p = sub.add_parser("train", help="train the router from a labelled CSV")
+    p.add_argument("file")
+    text_columns(p)
+    p.add_argument("--taxonomy", help="category tree CSV (default: taxonomy.csv beside FILE)")
+    p.add_argument("--replies", action="append",
+                   help="CSV of messages with replies, for weak labels (repeatable)")
+    p.add_argument("--unlabelled", action="append", help="CSV of unlabelled messages")
+    p.add_argument("--no-extras", action="store_true",
+                   help="do not pick up taxonomy/messages CSVs beside FILE")
+    p.add_argument("--target-accuracy", type=float, default=0.9,
+                   help="auto-route only where cross-validation was this accurate")
+    p.add_argument("--out", help="model file (default: var/models/router.joblib)")
+    p.set_defaults(fn=cmd_train)
+
+    p = sub.add_parser("evaluate", help="score the trained router on a labelled CSV")
+    p.add_argument("file")
+    text_columns(p)
+    p.add_argument("--model")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(fn=cmd_evaluate)
+
+    p = sub.add_parser("classify", help="route one text and explain the decision")
+    p.add_argument("text")
+    p.set_defaults(fn=cmd_classify)
+
+    p = sub.add_parser("demo", help="a demo hub on SQLite with simulated channels")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--rate", type=float, default=0.5, help="simulated appeals per second")
+    p.set_defaults(fn=cmd_demo)
+
+    for extra in _extensions():
+        extra(sub)
+    return parser
+
+
+def _extensions() -> list[Any]:
+    """Sub-commands contributed by other modules (connectors, users, ranking)."""
+    found = []
+    for module, attr in (("connectors.cli", "register"), ("hub.users", "register"),
+                         ("hub.ranking.cli", "register")):
+        try:
+            mod = __import__(module, fromlist=[attr])
+        except ModuleNotFoundError as exc:
+            if exc.name and module.startswith(exc.name):
+                continue
+            raise
+        found.append(getattr(mod, attr))
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.fn(args) or 0)
+    except (ConfigError, SettingsError) as exc:
+        print(f"hub: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except DataError as exc:
+        print(f"hub: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

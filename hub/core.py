@@ -1,0 +1,83 @@
+"""The Hub: settings, config, database and the thread pool for blocking work.
+
+Built once per process (by the app factory or a CLI command) and closed with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from hub.bootstrap import sync_config
+from hub.config import CityConfig, load_config
+from hub.db import is_postgres, make_engine, migrate, session_factory, transaction
+from hub.models import Source, Unit
+from hub.settings import Settings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+MIGRATION_LOCK = 7_230_001  # PostgreSQL advisory lock id: one migrator at a time
+
+
+@dataclass
+class Hub:
+    settings: Settings
+    config: CityConfig
+    engine: Engine
+    sessions: sessionmaker[Session]
+    pool: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=8, thread_name_prefix="hub-db"))
+    source_ids: dict[str, int] = field(default_factory=dict)
+    unit_ids: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, settings: Settings, *, prepare: bool = True) -> Hub:
+        """Load config (failing fast on errors), connect, migrate and sync config."""
+        config = load_config(settings.config_dir)
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+        engine = make_engine(settings.resolved_database_url)
+        hub = cls(settings=settings, config=config, engine=engine,
+                  sessions=session_factory(engine))
+        if prepare:
+            hub.prepare()
+        hub.refresh_ids()
+        return hub
+
+    def prepare(self) -> None:
+        """Migrate and load units/sources; safe to run from several processes at once."""
+        if is_postgres(self.engine):
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK})
+                try:
+                    migrate(self.engine)
+                    with transaction(self.sessions) as s:
+                        sync_config(s, self.config)
+                finally:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK})
+                    conn.commit()
+        else:
+            migrate(self.engine)
+            with transaction(self.sessions) as s:
+                sync_config(s, self.config)
+
+    def refresh_ids(self) -> None:
+        with self.sessions() as s:
+            self.source_ids = {n: i for n, i in s.execute(select(Source.name, Source.id))}
+            self.unit_ids = {c: i for c, i in s.execute(select(Unit.code, Unit.id))}
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run blocking work (database, sklearn) in the pool, off the event loop."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.pool, functools.partial(fn, *args, **kwargs))
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+        self.engine.dispose()

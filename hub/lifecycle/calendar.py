@@ -1,0 +1,87 @@
+"""Working days (工作日) as officially set: public holidays off, make-up days (调休) on.
+
+chinesecalendar carries the State Council's arrangements for the years it knows;
+for a later year the city lists its days in config/deadlines.toml, and until then
+weekends are the only days off (and a warning says so once).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import chinese_calendar
+
+from hub.config import DeadlineSpec
+
+log = logging.getLogger(__name__)
+UTC = ZoneInfo("UTC")
+
+
+class WorkCalendar:
+    def __init__(self, spec: DeadlineSpec) -> None:
+        self.tz = ZoneInfo(spec.timezone)
+        self.extra_holidays = {date.fromisoformat(d) for d in spec.extra_holidays}
+        self.extra_workdays = {date.fromisoformat(d) for d in spec.extra_workdays}
+        self._warned: set[int] = set()
+        self.is_workday = lru_cache(maxsize=8192)(self._is_workday)  # type: ignore[method-assign]
+
+    def _is_workday(self, day: date) -> bool:
+        if day in self.extra_workdays:
+            return True
+        if day in self.extra_holidays:
+            return False
+        try:
+            return bool(chinese_calendar.is_workday(day))
+        except NotImplementedError:
+            if day.year not in self._warned:
+                self._warned.add(day.year)
+                log.warning("no official calendar for %d: counting weekends only; "
+                            "list holidays in config/deadlines.toml", day.year)
+            return day.weekday() < 5
+
+    def local_date(self, moment: datetime) -> date:
+        return moment.astimezone(self.tz).date()
+
+    def add_workdays(self, start: datetime, days: int) -> datetime:
+        """The end (23:59:59 local) of the ``days``-th working day after ``start``'s day."""
+        day = self.local_date(start)
+        left = days
+        while left > 0:
+            day += timedelta(days=1)
+            if self.is_workday(day):
+                left -= 1
+        end = datetime.combine(day, time(23, 59, 59), tzinfo=self.tz)
+        return end.astimezone(UTC)
+
+    def workdays_between(self, start: datetime, end: datetime) -> float:
+        """Elapsed working time in days: only the parts of working days count."""
+        if end <= start:
+            return 0.0
+        a, b = start.astimezone(self.tz), end.astimezone(self.tz)
+        total = 0.0
+        day = a.date()
+        while day <= b.date():
+            if self.is_workday(day):
+                lo = max(a, datetime.combine(day, time(0), tzinfo=self.tz))
+                hi = min(b, datetime.combine(day + timedelta(days=1), time(0), tzinfo=self.tz))
+                total += max(0.0, (hi - lo).total_seconds()) / 86400
+            day += timedelta(days=1)
+        return total
+
+    def workdays_left(self, now: datetime, deadline: datetime) -> int:
+        """Whole working days from today until the deadline's day (negative when late)."""
+        today, due = self.local_date(now), self.local_date(deadline)
+        if due == today:
+            return 0
+        step = 1 if due > today else -1
+        count, day = 0, today
+        while day != due:
+            day += timedelta(days=step)
+            if self.is_workday(day):
+                count += step
+        if now > deadline and count == 0:
+            return -1
+        return count

@@ -1,0 +1,317 @@
+"""Case actions. Each call changes one case and writes its event in the caller's
+transaction (helpers never commit), guarded by the case's version number so two
+people acting at once cannot both win.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from hub.config import CityConfig
+from hub.lifecycle.calendar import WorkCalendar
+from hub.lifecycle.states import IllegalTransition, target_of
+from hub.models import Appeal, Case, CaseEvent, Rating, Reply, RoutingLabel, Unit, utcnow
+
+GRADES = ("满意", "基本满意", "不满意")
+CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+
+
+class CaseError(ValueError):
+    """A request about a case that cannot be carried out; ``status`` suits HTTP."""
+
+    status = 400
+    code = "bad_request"
+
+
+class NotFound(CaseError):
+    status, code = 404, "not_found"
+
+
+class Conflict(CaseError):
+    status, code = 409, "conflict"
+
+
+class Forbidden(CaseError):
+    status, code = 403, "forbidden"
+
+
+def new_query_code() -> str:
+    """Six characters without look-alikes (0/O, 1/I): easy to read out on the phone."""
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(6))
+
+
+def case_number(appeal: Appeal, tz: Any) -> str:
+    assert appeal.id is not None
+    return f"{appeal.received_at.astimezone(tz):%Y%m%d}{appeal.id:06d}"
+
+
+@dataclass(frozen=True)
+class RouteDecision:
+    """What the router says about one appeal (see classifiers.router)."""
+
+    category: str | None
+    unit_code: str | None
+    county_code: str | None
+    confidence: float
+    needs_triage: bool
+    suggestions: list[dict[str, Any]]
+    urgent: bool = False
+    urgent_terms: tuple[str, ...] = ()
+    hide_identity: bool = False
+    rule: str | None = None
+
+
+class CaseService:
+    def __init__(self, config: CityConfig, unit_ids: dict[str, int]) -> None:
+        self.config = config
+        self.calendar = WorkCalendar(config.deadlines)
+        self.unit_ids = unit_ids
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _unit_id(self, code: str) -> int:
+        if code not in self.unit_ids:
+            raise CaseError(f"unknown unit {code!r}")
+        return self.unit_ids[code]
+
+    def deadline(self, start: datetime, kind: str) -> datetime:
+        days = self.config.deadlines.reply_days.get(kind)
+        if days is None:
+            raise CaseError(f"no deadline configured for {kind!r}")
+        return self.calendar.add_workdays(start, days)
+
+    @staticmethod
+    def load(session: Session, case_id: int) -> Case:
+        case = session.get(Case, case_id)
+        if case is None:
+            raise NotFound(f"no case {case_id}")
+        return case
+
+    def _move(self, session: Session, case: Case, action: str, actor: str,
+              note: str | None = None, expected_version: int | None = None,
+              now: datetime | None = None, **changes: Any) -> Case:
+        """Check the transition, apply ``changes`` with the version guard, log the event."""
+        now = now or utcnow()
+        if expected_version is not None and expected_version != case.version:
+            raise Conflict("the case changed since you opened it; reload and try again")
+        to_state = target_of(action, case.state)
+        values = {**changes, "state": to_state, "updated_at": now, "version": case.version + 1}
+        result = session.execute(
+            update(Case).where(Case.id == case.id, Case.version == case.version).values(**values)
+            .execution_options(synchronize_session=False))
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise Conflict("someone else changed this case at the same time; reload")
+        session.add(CaseEvent(case_id=case.id, at=now, actor=actor, action=action,
+                              from_state=case.state, to_state=to_state,
+                              unit_id=values.get("unit_id", case.unit_id), note=note))
+        session.flush()
+        session.refresh(case)
+        return case
+
+    # -- intake ----------------------------------------------------------------------------
+    def open_case(self, session: Session, appeal: Appeal, decision: RouteDecision,
+                  actor: str = "router", now: datetime | None = None) -> Case:
+        """受理: make the case for an appeal; assign it at once when the router is sure."""
+        now = now or utcnow()
+        case = Case(number=case_number(appeal, self.calendar.tz), appeal_id=appeal.id,
+                    state="received", category=decision.category,
+                    county_code=decision.county_code, confidence=decision.confidence,
+                    suggestions=decision.suggestions, urgent=decision.urgent,
+                    urgent_terms=list(decision.urgent_terms),
+                    hide_identity=decision.hide_identity, query_code=new_query_code(),
+                    created_at=now, updated_at=now)
+        session.add(case)
+        session.flush()
+        session.add(CaseEvent(case_id=case.id, at=now, actor=actor, action="receive",
+                              from_state=None, to_state="received",
+                              note=f"渠道诉求 #{appeal.id}" + (f"; 规则 {decision.rule}"
+                                                            if decision.rule else "")))
+        if decision.needs_triage or not decision.unit_code:
+            return self._move(session, case, "triage", actor, now=now,
+                              note=_suggestion_note(decision))
+        return self.assign(session, case.id, decision.unit_code, actor, now=now,
+                           note=f"自动派单 置信度 {decision.confidence:.2f}")
+
+    # -- dispatch --------------------------------------------------------------------------
+    def assign(self, session: Session, case_id: int, unit_code: str, actor: str,
+               difficulty: str = "normal", note: str | None = None,
+               expected_version: int | None = None, now: datetime | None = None,
+               category: str | None = None) -> Case:
+        """派单/交办 (or 改派 when already with a unit): sets the unit and the deadline."""
+        now = now or utcnow()
+        case = self.load(session, case_id)
+        if difficulty not in ("normal", "hard"):
+            raise CaseError("difficulty must be normal or hard")
+        action = "reassign" if case.state in ("assigned", "signed", "reopened") else "assign"
+        changes: dict[str, Any] = {
+            "unit_id": self._unit_id(unit_code), "assigned_at": now, "difficulty": difficulty,
+            "deadline_at": self.deadline(now, difficulty), "due_state": "ok",
+            "extension_requested": False}
+        if category:
+            changes["category"] = category
+        return self._move(session, case, action, actor, note=note or unit_code,
+                          expected_version=expected_version, now=now, **changes)
+
+    def correct(self, session: Session, case_id: int, actor: str, category: str | None,
+                unit_code: str | None, text: str) -> None:
+        """A dispatcher's correction: stored as a training label (the learning loop)."""
+        session.add(RoutingLabel(case_id=case_id, text=text, category=category,
+                                 unit_code=unit_code, origin="correction"))
+
+    def merge(self, session: Session, case_id: int, into_id: int, actor: str,
+              expected_version: int | None = None) -> Case:
+        """合并: a duplicate follows the case it repeats."""
+        if case_id == into_id:
+            raise CaseError("a case cannot be merged into itself")
+        target = self.load(session, into_id)
+        if target.state == "merged":
+            raise CaseError("merge into the original case, not into another duplicate")
+        case = self.load(session, case_id)
+        moved = self._move(session, case, "merge", actor, note=f"并入 {target.number}",
+                           expected_version=expected_version, merged_into_id=into_id)
+        session.add(CaseEvent(case_id=into_id, actor=actor, action="merge",
+                              from_state=target.state, to_state=target.state,
+                              note=f"合并重复件 {case.number}"))
+        return moved
+
+    # -- unit work -------------------------------------------------------------------------
+    def _own(self, case: Case, unit_id: int | None) -> None:
+        if unit_id is not None and case.unit_id != unit_id:
+            raise Forbidden("this case is not assigned to your unit")
+
+    def sign(self, session: Session, case_id: int, actor: str, unit_id: int | None = None,
+             expected_version: int | None = None) -> Case:
+        case = self.load(session, case_id)
+        self._own(case, unit_id)
+        return self._move(session, case, "sign", actor, expected_version=expected_version)
+
+    def return_case(self, session: Session, case_id: int, actor: str, reason: str,
+                    unit_id: int | None = None, expected_version: int | None = None) -> Case:
+        """退回: the unit says it was mis-routed; the reason is required and kept as a label."""
+        if not reason or not reason.strip():
+            raise CaseError("a return needs a reason (退回原因)")
+        case = self.load(session, case_id)
+        self._own(case, unit_id)
+        wrong = session.get(Unit, case.unit_id) if case.unit_id else None
+        appeal = session.get(Appeal, case.appeal_id)
+        session.add(RoutingLabel(case_id=case.id, text=_text(appeal), category=None,
+                                 wrong_unit_code=wrong.code if wrong else None, origin="return"))
+        return self._move(session, case, "return", actor, note=reason.strip(),
+                          expected_version=expected_version, unit_id=None,
+                          return_count=case.return_count + 1, deadline_at=None)
+
+    def request_extension(self, session: Session, case_id: int, actor: str, reason: str,
+                          unit_id: int | None = None) -> Case:
+        if not reason.strip():
+            raise CaseError("an extension request needs a reason (延期理由)")
+        case = self.load(session, case_id)
+        self._own(case, unit_id)
+        if case.extension_requested:
+            raise Conflict("an extension request is already waiting for a decision")
+        return self._move(session, case, "request_extension", actor, note=reason.strip(),
+                          extension_requested=True)
+
+    def decide_extension(self, session: Session, case_id: int, actor: str, grant: bool,
+                         note: str | None = None) -> Case:
+        case = self.load(session, case_id)
+        if not case.extension_requested:
+            raise CaseError("no extension request is waiting on this case")
+        if not grant:
+            return self._move(session, case, "refuse_extension", actor, note=note,
+                              extension_requested=False)
+        base = max(case.deadline_at or utcnow(), utcnow())
+        return self._move(session, case, "grant_extension", actor, note=note,
+                          extension_requested=False, due_state="ok",
+                          deadline_at=self.deadline(base, "extension"))
+
+    def urge(self, session: Session, case_id: int, actor: str, note: str,
+             now: datetime | None = None) -> Case:
+        """督办/催办: counted; repeated urging escalates to supervisors."""
+        case = self.load(session, case_id)
+        count = case.urge_count + 1
+        escalate = count >= self.config.deadlines.escalate_after_urges and not case.escalated
+        case = self._move(session, case, "urge", actor, note=note, now=now, urge_count=count,
+                          escalated=case.escalated or escalate)
+        if escalate:
+            session.add(CaseEvent(case_id=case.id, at=now or utcnow(), actor=actor,
+                                  action="escalate", from_state=case.state,
+                                  to_state=case.state, note=f"催办 {count} 次仍未办结, 升级督办"))
+        return case
+
+    def reply(self, session: Session, case_id: int, actor: str, body: str,
+              unit_id: int | None = None, expected_version: int | None = None,
+              now: datetime | None = None) -> Case:
+        """答复: the unit's answer, published to the citizen with the query code."""
+        now = now or utcnow()
+        if not body or len(body.strip()) < 5:
+            raise CaseError("the reply is empty or too short")
+        case = self.load(session, case_id)
+        self._own(case, unit_id)
+        moved = self._move(session, case, "reply", actor, expected_version=expected_version,
+                           now=now, note=body.strip()[:200],
+                           first_reply_at=case.first_reply_at or now)
+        session.add(Reply(case_id=case.id, unit_id=case.unit_id, author=actor,
+                          body=body.strip(), at=now))
+        return moved
+
+    def close(self, session: Session, case_id: int, actor: str, note: str | None = None) -> Case:
+        case = self.load(session, case_id)
+        return self._move(session, case, "close", actor, note=note, closed_at=utcnow())
+
+    # -- citizens --------------------------------------------------------------------------
+    @staticmethod
+    def find_for_citizen(session: Session, number: str, code: str) -> Case:
+        """A citizen sees a case only with its number and query code (查询验证码)."""
+        case = session.scalar(select(Case).where(Case.number == number.strip()))
+        if case is None or not secrets.compare_digest(case.query_code,
+                                                      code.strip().upper()):
+            raise NotFound("案件编号或查询验证码不正确")
+        return case
+
+    def rate(self, session: Session, number: str, code: str, grade: str,
+             comment: str | None = None, channel: str = "web",
+             now: datetime | None = None) -> Case:
+        """评价: 满意/基本满意 closes; 不满意 reopens (重办), and twice goes to a supervisor."""
+        now = now or utcnow()
+        if grade not in GRADES:
+            raise CaseError(f"grade must be one of {', '.join(GRADES)}")
+        case = self.find_for_citizen(session, number, code)
+        if case.state != "replied":
+            raise Conflict("this case has no reply waiting for a rating")
+        exists = session.scalar(select(Rating.id).where(Rating.case_id == case.id,
+                                                        Rating.round == case.reopen_count))
+        if exists:
+            raise Conflict("this reply has already been rated")
+        session.add(Rating(case_id=case.id, unit_id=case.unit_id, round=case.reopen_count,
+                           grade=grade, comment=(comment or "").strip()[:2000] or None,
+                           channel=channel, at=now))
+        note = f"{grade}" + (f": {comment.strip()[:200]}" if comment and comment.strip() else "")
+        if grade != "不满意":
+            return self._move(session, case, "close", "citizen", note=note, now=now,
+                              closed_at=now)
+        escalate = case.reopen_count >= 1
+        return self._move(session, case, "reopen", "citizen", note=note, now=now,
+                          reopen_count=case.reopen_count + 1, closed_at=None,
+                          deadline_at=self.deadline(now, "redo"), due_state="ok",
+                          escalated=case.escalated or escalate)
+
+
+def _text(appeal: Appeal | None) -> str:
+    return "" if appeal is None else f"{appeal.title}\n{appeal.body}"
+
+
+def _suggestion_note(decision: RouteDecision) -> str:
+    if not decision.suggestions:
+        return "待人工分拨"
+    tops = ", ".join(f"{s.get('category')}→{s.get('unit')} {s.get('p', 0):.2f}"
+                     for s in decision.suggestions[:3])
+    return f"置信度不足, 建议: {tops}"
+
+
+__all__ = ["CaseService", "RouteDecision", "CaseError", "Conflict", "NotFound", "Forbidden",
+           "IllegalTransition", "GRADES"]

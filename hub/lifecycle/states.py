@@ -1,0 +1,73 @@
+"""The case state machine as data: which action may move a case from where to where.
+
+received → triage → assigned → signed → replied → closed, with returned (退回),
+reopened (重办), merged (合并) and the same-state actions urge (督办/催办) and
+extension (延期). Anything not listed is refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+OPEN_WORK = ("assigned", "signed", "reopened")
+STATES = ("received", "triage", "assigned", "signed", "replied", "returned", "reopened",
+          "merged", "closed")
+STATE_LABELS = {
+    "received": "已受理", "triage": "待分拨", "assigned": "已交办", "signed": "已签收",
+    "replied": "已答复", "returned": "已退回", "reopened": "重办中", "merged": "已合并",
+    "closed": "已办结",
+}
+ACTION_LABELS = {
+    "receive": "受理", "triage": "转人工分拨", "assign": "交办", "reassign": "改派",
+    "sign": "签收", "return": "退回", "request_extension": "申请延期",
+    "grant_extension": "同意延期", "refuse_extension": "不同意延期", "urge": "督办",
+    "escalate": "升级督办", "reply": "答复", "rate": "评价", "reopen": "重办",
+    "close": "办结", "merge": "合并", "correct": "更正分类", "due_soon": "临期提醒",
+    "overdue": "超期",
+}
+
+
+@dataclass(frozen=True)
+class Transition:
+    action: str
+    sources: tuple[str, ...]
+    target: str | None  # None: the state stays as it is
+
+
+TRANSITIONS: dict[str, Transition] = {t.action: t for t in (
+    Transition("triage", ("received",), "triage"),
+    Transition("assign", ("received", "triage", "returned"), "assigned"),
+    Transition("reassign", OPEN_WORK, "assigned"),
+    Transition("sign", ("assigned", "reopened"), "signed"),
+    Transition("return", ("assigned", "signed"), "returned"),
+    Transition("request_extension", OPEN_WORK, None),
+    Transition("grant_extension", OPEN_WORK, None),
+    Transition("refuse_extension", OPEN_WORK, None),
+    Transition("urge", ("triage", "returned", *OPEN_WORK), None),
+    Transition("escalate", ("triage", "returned", *OPEN_WORK), None),
+    Transition("reply", ("signed",), "replied"),
+    Transition("close", ("replied",), "closed"),
+    Transition("reopen", ("replied", "closed"), "reopened"),
+    Transition("merge", ("received", "triage", "returned", "assigned", "signed"), "merged"),
+    Transition("correct", ("received", "triage", "returned", *OPEN_WORK), None),
+    Transition("due_soon", OPEN_WORK, None),
+    Transition("overdue", OPEN_WORK, None),
+)}
+
+
+class IllegalTransition(ValueError):
+    """The action is not allowed from the case's current state."""
+
+    def __init__(self, action: str, state: str) -> None:
+        self.action, self.state = action, state
+        super().__init__(f"cannot {action} a case that is {state} "
+                         f"({ACTION_LABELS.get(action, action)} 不适用于"
+                         f"{STATE_LABELS.get(state, state)}的工单)")
+
+
+def target_of(action: str, state: str) -> str:
+    """The state after ``action`` from ``state``; raises IllegalTransition."""
+    transition = TRANSITIONS.get(action)
+    if transition is None or state not in transition.sources:
+        raise IllegalTransition(action, state)
+    return transition.target or state

@@ -1,0 +1,110 @@
+"""The one durable queue: every appeal is a row in ``appeal`` before anyone is told
+it was received, exactly once per (source, external id).
+
+Helpers here never commit; the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from hub.db import insert_ignoring_conflicts, is_postgres
+from hub.intake_schema import AppealIn
+from hub.models import Appeal, QuarantinedItem, utcnow
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    id: int
+    created: bool
+
+
+def enqueue(session: Session, source_id: int, items: list[AppealIn]) -> list[Enqueued]:
+    """Write items (a replay answers with the existing id); results follow input order."""
+    if not items:
+        return []
+    unique: dict[str, AppealIn] = {}
+    for item in items:
+        unique.setdefault(item.external_id, item)
+    inserted = insert_ignoring_conflicts(
+        session, Appeal.__table__, [i.row(source_id) for i in unique.values()],
+        ["source_id", "external_id"], [Appeal.__table__.c.id, Appeal.__table__.c.external_id])
+    new_ids = {ext: id_ for id_, ext in inserted}
+    missing = [ext for ext in unique if ext not in new_ids]
+    existing: dict[str, int] = {}
+    for start in range(0, len(missing), 500):
+        chunk = missing[start:start + 500]
+        existing.update({ext: id_ for id_, ext in session.execute(
+            select(Appeal.id, Appeal.external_id).where(
+                Appeal.source_id == source_id, Appeal.external_id.in_(chunk)))})
+    results: list[Enqueued] = []
+    first_seen: set[str] = set()
+    for item in items:
+        ext = item.external_id
+        if ext in new_ids and ext not in first_seen:
+            first_seen.add(ext)
+            results.append(Enqueued(new_ids[ext], True))
+        else:
+            results.append(Enqueued(new_ids.get(ext) or existing[ext], False))
+    return results
+
+
+def quarantine(session: Session, source_id: int, raw: bytes, reason: str,
+               external_id: str | None = None) -> int:
+    """Keep an unparseable item with its raw bytes and the reason."""
+    item = QuarantinedItem(source_id=source_id, external_id=external_id, raw=raw,
+                           reason=reason[:2000])
+    session.add(item)
+    session.flush()
+    assert item.id is not None
+    return item.id
+
+
+def claim(session: Session, worker: str, limit: int, lease: timedelta,
+          now: datetime | None = None) -> list[Appeal]:
+    """Lease up to ``limit`` queued appeals (or ones whose lease ran out) to ``worker``.
+
+    PostgreSQL: FOR UPDATE SKIP LOCKED lets several processes claim side by side.
+    SQLite: the transaction holds the database write lock (BEGIN IMMEDIATE), which
+    serialises claimers just as safely.
+    """
+    now = now or utcnow()
+    claimable = or_(Appeal.state == "queued",
+                    and_(Appeal.state == "processing", Appeal.lease_until < now))
+    pick = select(Appeal.id).where(claimable).order_by(Appeal.id).limit(limit)
+    if is_postgres(session):
+        pick = pick.with_for_update(skip_locked=True)
+    ids = list(session.scalars(pick))
+    if not ids:
+        return []
+    session.execute(update(Appeal).where(Appeal.id.in_(ids)).values(
+        state="processing", lease_until=now + lease, claimed_by=worker,
+        attempts=Appeal.attempts + 1))
+    return list(session.scalars(select(Appeal).where(Appeal.id.in_(ids)).order_by(Appeal.id)))
+
+
+def finish(session: Session, worker: str, ids: list[int]) -> list[int]:
+    """Mark claimed appeals done; returns the ids this worker still held.
+
+    An appeal whose lease ran out and was taken by another worker is left to it,
+    so a slow worker can never create a second case for the same appeal.
+    """
+    if not ids:
+        return []
+    rows = session.execute(
+        update(Appeal).where(Appeal.id.in_(ids), Appeal.state == "processing",
+                             Appeal.claimed_by == worker)
+        .values(state="done", lease_until=None).returning(Appeal.id))
+    return [r[0] for r in rows]
+
+
+def release(session: Session, worker: str, ids: list[int]) -> None:
+    """Give claimed appeals back to the queue (e.g. on shutdown)."""
+    if ids:
+        session.execute(update(Appeal).where(
+            Appeal.id.in_(ids), Appeal.claimed_by == worker, Appeal.state == "processing")
+            .values(state="queued", lease_until=None, claimed_by=None))

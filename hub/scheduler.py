@@ -1,0 +1,112 @@
+"""APScheduler 3 inside ``hub serve``, one in-memory job store per process.
+
+Job stores are never shared between processes; instead every run is guarded in
+the database: interval jobs by a lease row (one holder at a time, expiring if the
+holder dies), calendar jobs by a unique (job, period) row so a week's ranking is
+made once however many processes wake up on Monday.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import or_, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from hub.core import Hub
+from hub.db import insert_ignoring_conflicts, transaction
+from hub.models import JobLease, JobRun, utcnow
+
+log = logging.getLogger(__name__)
+
+
+def acquire_lease(hub: Hub, name: str, ttl: timedelta, now: datetime | None = None) -> bool:
+    """Take the named lease if it is free or expired; True when this process holds it."""
+    now = now or utcnow()
+    holder = hub.settings.instance_name
+    with transaction(hub.sessions) as s:
+        insert_ignoring_conflicts(s, JobLease.__table__, [{"name": name, "holder": None,
+                                                           "until": None}], ["name"],
+                                  [JobLease.__table__.c.name])
+        got = s.execute(update(JobLease).where(
+            JobLease.name == name,
+            or_(JobLease.until.is_(None), JobLease.until < now, JobLease.holder == holder))
+            .values(holder=holder, until=now + ttl).returning(JobLease.name)).first()
+    return got is not None
+
+
+def release_lease(hub: Hub, name: str) -> None:
+    with transaction(hub.sessions) as s:
+        s.execute(update(JobLease).where(JobLease.name == name,
+                                         JobLease.holder == hub.settings.instance_name)
+                  .values(until=None, holder=None))
+
+
+def run_exclusive(hub: Hub, name: str, ttl: timedelta, fn: Callable[[], Any]) -> Any:
+    """Run ``fn`` only if no other process is running the same job right now."""
+    if not acquire_lease(hub, name, ttl):
+        log.debug("job %s is running elsewhere; skipped", name)
+        return None
+    try:
+        return fn()
+    finally:
+        release_lease(hub, name)
+
+
+def run_once_per_period(hub: Hub, job: str, period: str,
+                        fn: Callable[[Session], dict[str, Any]]) -> dict[str, Any] | None:
+    """Claim (job, period) with a unique row; the work and its result commit together."""
+    try:
+        with transaction(hub.sessions) as s:
+            run = JobRun(job=job, period=period, holder=hub.settings.instance_name)
+            s.add(run)
+            s.flush()
+    except IntegrityError:
+        log.info("%s for %s already ran or is running", job, period)
+        return None
+    try:
+        with transaction(hub.sessions) as s:
+            result = fn(s)
+            s.execute(update(JobRun).where(JobRun.id == run.id)
+                      .values(finished_at=utcnow(), result=result))
+        return result
+    except Exception:
+        with transaction(hub.sessions) as s:  # free the period so a later run can retry
+            s.query(JobRun).filter(JobRun.id == run.id).delete()
+        raise
+
+
+def deadline_job(hub: Hub) -> dict[str, int] | None:
+    from hub.lifecycle.calendar import WorkCalendar
+    from hub.lifecycle.deadlines import check_deadlines
+
+    calendar = WorkCalendar(hub.config.deadlines)
+
+    def work() -> dict[str, int]:
+        with transaction(hub.sessions) as s:
+            result = check_deadlines(s, hub.config.deadlines, calendar)
+        log.info("deadline check: %s", result)
+        return result
+
+    return run_exclusive(hub, "deadline-check", timedelta(minutes=30), work)
+
+
+def build_scheduler(app: web.Application) -> AsyncIOScheduler:
+    hub: Hub = app["hub"]
+    scheduler = AsyncIOScheduler(timezone=hub.config.deadlines.timezone)
+
+    async def deadlines() -> None:
+        await hub.run(deadline_job, hub)
+
+    scheduler.add_job(deadlines, "interval", minutes=10, id="deadline-check",
+                      next_run_time=datetime.now(scheduler.timezone) + timedelta(seconds=20),
+                      max_instances=1, coalesce=True)
+    for extra in app.get("scheduled_jobs", []):
+        extra(scheduler, app)
+    return scheduler
