@@ -60,13 +60,20 @@ def is_postgres(engine_or_session: Engine | Session) -> bool:
 
 def insert_ignoring_conflicts(session: Session, table: Any, rows: list[dict[str, Any]],
                               conflict_cols: list[str], returning: list[Any]) -> list[Any]:
-    """INSERT ... ON CONFLICT (cols) DO NOTHING RETURNING ...; same SQL on both databases."""
+    """INSERT ... ON CONFLICT (cols) DO NOTHING RETURNING ...; same SQL on both databases.
+
+    Rows go as executemany, which SQLAlchemy batches into multi-row statements
+    ("insertmanyvalues") without compiling a new statement per batch size.
+    Only inserted rows come back.
+    """
     if not rows:
         return []
     dialect = postgresql if is_postgres(session) else sqlite
-    stmt = dialect.insert(table).values(rows).on_conflict_do_nothing(
+    stmt = dialect.insert(table).on_conflict_do_nothing(
         index_elements=conflict_cols).returning(*returning)
-    return list(session.execute(stmt).all())
+    if len(rows) == 1:
+        return list(session.execute(stmt.values(rows[0])).all())
+    return list(session.execute(stmt, rows).all())
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
