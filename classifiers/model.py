@@ -115,7 +115,8 @@ class CategoryClassifier:
         folds = int(min(3, counts.min()))
         svm = LinearSVC(C=self.params.C)
         if folds >= 2:
-            self.model: Any = CalibratedClassifierCV(svm, method="sigmoid", cv=folds)
+            self.model: Any = CalibratedClassifierCV(svm, method="sigmoid", cv=folds,
+                                                ensemble=False)
         else:  # too few examples of some class to calibrate: raw SVM, softmaxed
             self.model = svm
         self.model.fit(x, y, sample_weight=np.array(weights))
