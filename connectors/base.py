@@ -1,0 +1,56 @@
+"""The connector contract: a small declarative class with one async ``fetch(since)``.
+
+A connector yields ``RawItem``s newer than the checkpoint it is given, each
+carrying the checkpoint to store once it and everything before it are queued.
+Its errors tell the runner what to do:
+
+- ``RetryLater``: a transient failure (5xx, timeout, 429); nothing is lost, the
+  checkpoint stays where the last committed batch left it.
+- ``Abort``: the source is unusable (layout changed, auth refused); stop the pull,
+  checkpoint unmoved, and report it.
+- ``BadItem``: this one item cannot be parsed; quarantine its raw bytes and go on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import aiohttp
+
+
+class RetryLater(Exception):
+    """Transient failure: try the pull again later."""
+
+
+class Abort(Exception):
+    """The source cannot be read as configured; the checkpoint does not move."""
+
+
+class BadItem(Exception):
+    """One item cannot be parsed; it is quarantined with its raw bytes."""
+
+    def __init__(self, reason: str, raw: bytes, external_id: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.raw, self.external_id = reason, raw, external_id
+
+
+@dataclass(frozen=True)
+class RawItem:
+    """One appeal as the channel gave it, mapped to the intake fields."""
+
+    fields: dict[str, Any]
+    checkpoint: str
+
+
+class Connector:
+    kind: ClassVar[str] = ""
+
+    def __init__(self, name: str, options: dict[str, Any], http: aiohttp.ClientSession) -> None:
+        self.name = name
+        self.options = options
+        self.http = http
+
+    def fetch(self, since: str | None) -> AsyncIterator[RawItem | BadItem]:
+        raise NotImplementedError
