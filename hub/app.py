@@ -43,8 +43,10 @@ def create_app(settings: Settings | None = None) -> web.Application:
 
 
 def _add_optional_routes(app: web.Application) -> None:
-    """Parts that register themselves when present (cases API, web pages)."""
-    return
+    """The citizens' case API (staff pages come with the web inbox, issue 6)."""
+    from hub.api import cases
+
+    app.add_routes(cases.routes)
 
 
 async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -1,0 +1,107 @@
+"""Citizens' API: look up a case by number and query code (查询验证码), and rate it.
+
+A citizen sees the status, the unit and the replies, nothing else; personal data
+in the appeal text is masked even here, since the code may be shared.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+
+from hub.api.errors import ApiError
+from hub.api.openapi import register_paths
+from hub.core import Hub
+from hub.db import transaction
+from hub.lifecycle.service import CaseError, CaseService
+from hub.lifecycle.states import STATE_LABELS
+from hub.models import Appeal, Reply, Unit
+from hub.privacy import mask_text
+
+routes = web.RouteTableDef()
+
+
+def _service(request: web.Request) -> CaseService:
+    if "case_service" not in request.app:
+        hub: Hub = request.app["hub"]
+        request.app["case_service"] = CaseService(hub.config, hub.unit_ids)
+    return request.app["case_service"]  # type: ignore[no-any-return]
+
+
+@routes.get("/api/v1/cases/{number}")
+async def get_case(request: web.Request) -> web.Response:
+    hub: Hub = request.app["hub"]
+    code = request.query.get("code", "")
+
+    def load() -> dict[str, Any]:
+        with hub.sessions() as s:
+            case = CaseService.find_for_citizen(s, request.match_info["number"], code)
+            appeal = s.get(Appeal, case.appeal_id)
+            unit = s.get(Unit, case.unit_id) if case.unit_id else None
+            replies = list(s.scalars(select(Reply).where(Reply.case_id == case.id)
+                                     .order_by(Reply.id)))
+            return {"number": case.number, "state": case.state,
+                    "state_label": STATE_LABELS[case.state],
+                    "title": mask_text(appeal.title) if appeal else None,
+                    "unit": unit.name if unit else None,
+                    "deadline_at": case.deadline_at.isoformat() if case.deadline_at else None,
+                    "replies": [{"at": r.at.isoformat(), "body": mask_text(r.body)}
+                                for r in replies],
+                    "can_rate": case.state == "replied"}
+
+    try:
+        return web.json_response(await hub.run(load))
+    except CaseError as exc:
+        raise ApiError(exc.status, exc.code, str(exc)) from None
+
+
+@routes.post("/api/v1/cases/{number}/rating")
+async def rate_case(request: web.Request) -> web.Response:
+    hub: Hub = request.app["hub"]
+    try:
+        body = await request.json()
+    except ValueError:
+        raise ApiError(400, "invalid_json", "send a JSON object") from None
+    if not isinstance(body, dict) or not isinstance(body.get("code"), str) or \
+            not isinstance(body.get("grade"), str):
+        raise ApiError(422, "missing_field", "code and grade are required strings")
+    comment = body.get("comment")
+    if comment is not None and (not isinstance(comment, str) or len(comment) > 2000):
+        raise ApiError(422, "too_long", "comment must be a string of at most 2000 characters")
+    svc = _service(request)
+
+    def rate() -> dict[str, Any]:
+        with transaction(hub.sessions) as s:
+            case = svc.rate(s, request.match_info["number"], body["code"], body["grade"],
+                            comment, channel="api")
+            return {"number": case.number, "state": case.state,
+                    "state_label": STATE_LABELS[case.state]}
+
+    try:
+        return web.json_response(await hub.run(rate))
+    except CaseError as exc:
+        raise ApiError(exc.status, exc.code, str(exc)) from None
+
+
+register_paths({
+    "/api/v1/cases/{number}": {"get": {
+        "summary": "A citizen's view of a case (needs the query code)",
+        "parameters": [{"name": "number", "in": "path", "required": True,
+                        "schema": {"type": "string"}},
+                       {"name": "code", "in": "query", "required": True,
+                        "schema": {"type": "string"}}],
+        "responses": {"200": {"description": "status, unit and replies"},
+                      "404": {"description": "wrong number or code"}}}},
+    "/api/v1/cases/{number}/rating": {"post": {
+        "summary": "Rate the reply: 满意 / 基本满意 / 不满意 (不满意 reopens the case)",
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["code", "grade"], "properties": {
+                "code": {"type": "string"},
+                "grade": {"type": "string", "enum": ["满意", "基本满意", "不满意"]},
+                "comment": {"type": "string", "maxLength": 2000}}}}}},
+        "responses": {"200": {"description": "the case's new state"},
+                      "404": {"description": "wrong number or code"},
+                      "409": {"description": "nothing to rate, or already rated"}}}},
+})
