@@ -20,6 +20,7 @@ from hub.api.errors import api_errors
 from hub.bootstrap import api_keys
 from hub.core import Hub
 from hub.intake import IntakeWriter
+from hub.lifecycle.service import CaseService
 from hub.pipeline import Pipeline
 from hub.settings import Settings, load_settings
 
@@ -54,6 +55,7 @@ async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:
     hub = await asyncio.to_thread(Hub.open, settings)
     app["hub"] = hub
     app["api_keys"] = api_keys(hub.config, settings)
+    app["case_service"] = CaseService(hub.config, hub.unit_ids)
     yield
     await asyncio.to_thread(hub.close)
 

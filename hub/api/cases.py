@@ -24,9 +24,6 @@ routes = web.RouteTableDef()
 
 
 def _service(request: web.Request) -> CaseService:
-    if "case_service" not in request.app:
-        hub: Hub = request.app["hub"]
-        request.app["case_service"] = CaseService(hub.config, hub.unit_ids)
     return request.app["case_service"]  # type: ignore[no-any-return]
 
 
