@@ -132,6 +132,10 @@ def main() -> int:
             rows += bench_intake(kind, args.pg, args.seconds)
         except Exception as exc:  # e.g. no PostgreSQL here: say so, keep the table
             rows.append((f"intake ({kind})", f"skipped: {exc}"[:60], ""))
+    if not args.only:
+        from benchmarks.router import bench_router
+
+        rows += bench_router()
     width = max(len(r[0]) for r in rows)
     print(f"{'benchmark':<{width}}  {'result':>22}  target")
     print("-" * (width + 40))

@@ -1,0 +1,74 @@
+"""Router and pipeline benchmarks: model size/load time, prediction throughput and
+latency, and the pipeline end to end (queue -> case) on SQLite."""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from classifiers.model import CategoryClassifier
+from classifiers.router import train_seed_model
+from classifiers.train import SEED_CORPUS, Columns, labelled
+
+Row = tuple[str, str, str]
+
+
+def bench_router() -> list[Row]:
+    folder = Path(tempfile.mkdtemp(prefix="hub-router-"))
+    path = folder / "router.joblib"
+    t0 = time.perf_counter()
+    train_seed_model(path)
+    train_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    model = CategoryClassifier.load(path)
+    load_s = time.perf_counter() - t0
+    texts, _ = labelled(SEED_CORPUS, Columns())
+    batch = (texts * 60)[:2000]
+    model.top(batch[:10])  # warm jieba
+    t0 = time.perf_counter()
+    model.top(batch)
+    rate = len(batch) / (time.perf_counter() - t0)
+    single = []
+    for text in batch[:300]:
+        t1 = time.perf_counter()
+        model.top([text])
+        single.append((time.perf_counter() - t1) * 1000)
+    single.sort()
+    return [
+        ("router: train seed model", f"{train_s:.1f} s", ""),
+        ("router: model size / load time",
+         f"{path.stat().st_size / 1024:.0f} KiB / {load_s * 1000:.0f} ms", ""),
+        ("router: batch prediction", f"{rate:,.0f}/s", ""),
+        ("router: single appeal p50 / p99",
+         f"{statistics.median(single):.1f} / {single[int(len(single) * .99) - 1]:.1f} ms", ""),
+        bench_pipeline(folder, path),
+    ]
+
+
+def bench_pipeline(folder: Path, model_path: Path) -> Row:
+    from classifiers.router import load_router
+    from hub.core import Hub
+    from hub.db import transaction
+    from hub.intake_schema import validate_item
+    from hub.pipeline import Pipeline
+    from hub.queue import enqueue
+    from hub.settings import Settings
+
+    hub = Hub.open(Settings(env="test", database_url=f"sqlite:///{folder / 'p.sqlite3'}",
+                            var_dir=folder, model_path=model_path))
+    try:
+        texts, _ = labelled(SEED_CORPUS, Columns())
+        n = 5000
+        items = [validate_item({"external_id": f"p{i}", "body": texts[i % len(texts)]})
+                 for i in range(n)]
+        with transaction(hub.sessions) as s:
+            enqueue(s, hub.source_ids["import"], items)
+        pipeline = Pipeline(hub, load_router(hub), batch_size=500)
+        t0 = time.perf_counter()
+        opened = pipeline.drain()
+        rate = opened / (time.perf_counter() - t0)
+    finally:
+        hub.close()
+    return ("pipeline queue -> case (SQLite, seed model)", f"{rate:,.0f}/s", ">= 1,000/s")
