@@ -225,24 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=float, default=0.5, help="simulated appeals per second")
     p.set_defaults(fn=cmd_demo)
 
-    for extra in _extensions():
-        extra(sub)
+    from connectors.cli import register as register_pull
+
+    register_pull(sub)
     return parser
-
-
-def _extensions() -> list[Any]:
-    """Sub-commands contributed by other modules (connectors, users, ranking)."""
-    found = []
-    for module, attr in (("connectors.cli", "register"), ("hub.users", "register"),
-                         ("hub.ranking.cli", "register")):
-        try:
-            mod = __import__(module, fromlist=[attr])
-        except ModuleNotFoundError as exc:
-            if exc.name and module.startswith(exc.name):
-                continue
-            raise
-        found.append(getattr(mod, attr))
-    return found
 
 
 def main(argv: list[str] | None = None) -> int:
