@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,13 +13,9 @@ import aiohttp
 import pytest
 from sqlalchemy import create_engine, text
 
+from benchmarks.util import free_port, wait_for_port
+
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_server(settings, port: int) -> subprocess.Popen[bytes]:  # type: ignore[no-untyped-def]
@@ -29,15 +24,12 @@ def start_server(settings, port: int) -> subprocess.Popen[bytes]:  # type: ignor
            "HUB_SCHEDULER": "0"}
     proc = subprocess.Popen([sys.executable, "-m", "hub.cli", "serve", "--port", str(port)],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("server did not start")
+    try:
+        wait_for_port(port)
+    except RuntimeError:
+        proc.kill()
+        raise
+    return proc
 
 
 async def hammer(port: int, acked: set[str], stop_after: float) -> None:
