@@ -49,23 +49,30 @@ class HotlineConnector(Connector):
             raise Abort("the response has no 'items' list: has the API changed?")
         return page
 
+    def parse(self, raw: bytes) -> dict[str, Any]:
+        try:
+            item = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise BadItem(f"not JSON: {exc}", raw) from None
+        if not isinstance(item, dict) or not item.get("id") or not item.get("content"):
+            raise BadItem("work order without id or content", raw,
+                          str(item.get("id")) if isinstance(item, dict) else None)
+        fields = {"external_id": str(item["id"]), "body": item["content"],
+                  "title": item.get("title"), "received_at": item.get("created_at"),
+                  "contact_name": item.get("caller_name"),
+                  "contact_phone": item.get("caller_phone"), "location": item.get("address")}
+        return {k: v for k, v in fields.items() if v is not None}
+
     async def fetch(self, since: str | None) -> AsyncIterator[RawItem | BadItem]:  # type: ignore[override]
         cursor = since
         while True:
             page = await self._page(cursor)
             for item in page["items"]:
-                if not isinstance(item, dict) or not item.get("id") or not item.get("content"):
-                    raw = json.dumps(item, ensure_ascii=False).encode("utf-8")
-                    yield BadItem("work order without id or content", raw,
-                                  str(item.get("id")) if isinstance(item, dict) else None)
-                    continue
-                fields = {"external_id": str(item["id"]), "body": item["content"],
-                          "title": item.get("title"), "received_at": item.get("created_at"),
-                          "contact_name": item.get("caller_name"),
-                          "contact_phone": item.get("caller_phone"),
-                          "location": item.get("address")}
-                yield RawItem({k: v for k, v in fields.items() if v is not None},
-                              checkpoint=cursor or "")
+                raw = json.dumps(item, ensure_ascii=False).encode("utf-8")
+                try:
+                    yield RawItem(self.parse(raw), checkpoint=cursor or "")
+                except BadItem as bad:
+                    yield bad
             nxt = page.get("next_cursor")
             if not nxt:
                 return

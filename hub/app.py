@@ -46,8 +46,10 @@ def create_app(settings: Settings | None = None) -> web.Application:
 def _add_optional_routes(app: web.Application) -> None:
     """The citizens' case API (staff pages come with the web inbox, issue 6)."""
     from hub.api import cases
+    from hub.web import setup_web
 
     app.add_routes(cases.routes)
+    setup_web(app)
 
 
 async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -165,6 +165,30 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(port=args.port, rate=args.rate)
 
 
+def cmd_user_add(args: argparse.Namespace) -> int:
+    import getpass
+    import os
+
+    from hub.core import Hub
+    from hub.db import transaction
+    from hub.web.auth import AuthError, add_user
+
+    password = args.password or os.environ.get("HUB_USER_PASSWORD") or \
+        getpass.getpass(f"password for {args.username}: ")
+    hub = Hub.open(load_settings())
+    try:
+        with transaction(hub.sessions) as s:
+            user = add_user(s, args.username, password, args.role, args.name, args.unit)
+            _print({"id": user.id, "username": user.username, "role": user.role,
+                    "unit": args.unit})
+    except AuthError as exc:
+        print(f"hub: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        hub.close()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hub", description="群众诉求 intake and dispatch hub")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -224,6 +248,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--rate", type=float, default=0.5, help="simulated appeals per second")
     p.set_defaults(fn=cmd_demo)
+
+    users = sub.add_parser("user", help="staff accounts").add_subparsers(dest="user_cmd",
+                                                                         required=True)
+    p = users.add_parser("add", help="create a staff account")
+    p.add_argument("username")
+    p.add_argument("--role", required=True,
+                   choices=["operator", "dispatcher", "unit", "supervisor", "admin"])
+    p.add_argument("--unit", help="unit code (required for unit staff)")
+    p.add_argument("--name", help="display name")
+    p.add_argument("--password", help="else HUB_USER_PASSWORD, else asked for")
+    p.set_defaults(fn=cmd_user_add)
 
     from connectors.cli import register as register_pull
 

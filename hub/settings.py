@@ -31,6 +31,8 @@ class Settings:
     model_path: Path | None = None
     scheduler_enabled: bool = True
     pipeline_enabled: bool = True
+    session_hours: float = 8.0
+    secure_cookies: bool = False
     instance_name: str = field(default_factory=lambda: f"{os.uname().nodename}:{os.getpid()}")
 
     @property
@@ -84,4 +86,6 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         model_path=Path(model) if model else None,
         scheduler_enabled=_bool(env.get("HUB_SCHEDULER"), True),
         pipeline_enabled=_bool(env.get("HUB_PIPELINE"), True),
+        session_hours=float(env.get("HUB_SESSION_HOURS", "8")),
+        secure_cookies=_bool(env.get("HUB_SECURE_COOKIES"), env.get("HUB_ENV") == "prod"),
     ).check()

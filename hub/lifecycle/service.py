@@ -115,7 +115,8 @@ class CaseService:
 
     # -- intake ----------------------------------------------------------------------------
     def open_case(self, session: Session, appeal: Appeal, decision: RouteDecision,
-                  actor: str = "router", now: datetime | None = None) -> Case:
+                  actor: str = "router", now: datetime | None = None,
+                  deadline_kind: str | None = None) -> Case:
         """受理: make the case for an appeal; assign it at once when the router is sure."""
         now = now or utcnow()
         case = Case(number=case_number(appeal, self.calendar.tz), appeal_id=appeal.id,
@@ -123,7 +124,7 @@ class CaseService:
                     county_code=decision.county_code, confidence=decision.confidence,
                     suggestions=decision.suggestions, urgent=decision.urgent,
                     urgent_terms=list(decision.urgent_terms),
-                    hide_identity=decision.hide_identity, query_code=new_query_code(),
+                    hide_identity=decision.hide_identity, query_code=_given_code(appeal),
                     created_at=now, updated_at=now)
         session.add(case)
         session.flush()
@@ -135,13 +136,15 @@ class CaseService:
             return self._move(session, case, "triage", actor, now=now,
                               note=_suggestion_note(decision))
         return self.assign(session, case.id, decision.unit_code, actor, now=now,
-                           note=f"自动派单 置信度 {decision.confidence:.2f}")
+                           deadline_kind=deadline_kind,
+                           note=f"自动派单 置信度 {decision.confidence:.2f}"
+                           if decision.rule is None else f"按规则 {decision.rule} 交办")
 
     # -- dispatch --------------------------------------------------------------------------
     def assign(self, session: Session, case_id: int, unit_code: str, actor: str,
                difficulty: str = "normal", note: str | None = None,
                expected_version: int | None = None, now: datetime | None = None,
-               category: str | None = None) -> Case:
+               category: str | None = None, deadline_kind: str | None = None) -> Case:
         """派单/交办 (or 改派 when already with a unit): sets the unit and the deadline."""
         now = now or utcnow()
         case = self.load(session, case_id)
@@ -150,7 +153,7 @@ class CaseService:
         action = "reassign" if case.state in ("assigned", "signed", "reopened") else "assign"
         changes: dict[str, Any] = {
             "unit_id": self._unit_id(unit_code), "assigned_at": now, "difficulty": difficulty,
-            "deadline_at": self.deadline(now, difficulty), "due_state": "ok",
+            "deadline_at": self.deadline(now, deadline_kind or difficulty), "due_state": "ok",
             "extension_requested": False}
         if category:
             changes["category"] = category
@@ -162,6 +165,14 @@ class CaseService:
         """A dispatcher's correction: stored as a training label (the learning loop)."""
         session.add(RoutingLabel(case_id=case_id, text=text, category=category,
                                  unit_code=unit_code, origin="correction"))
+
+    def recategorize(self, session: Session, case_id: int, actor: str, category: str,
+                     expected_version: int | None = None) -> Case:
+        """更正分类: the dispatcher fixes the category without moving the case."""
+        case = self.load(session, case_id)
+        return self._move(session, case, "correct", actor,
+                          note=f"分类: {case.category or '-'} → {category}",
+                          expected_version=expected_version, category=category)
 
     def merge(self, session: Session, case_id: int, into_id: int, actor: str,
               expected_version: int | None = None) -> Case:
@@ -299,6 +310,14 @@ class CaseService:
                           reopen_count=case.reopen_count + 1, closed_at=None,
                           deadline_at=self.deadline(now, "redo"), due_state="ok",
                           escalated=case.escalated or escalate)
+
+
+def _given_code(appeal: Appeal) -> str:
+    """The code told to the citizen at intake (web form, hotline desk), else a new one."""
+    code = (appeal.raw or {}).get("query_code") if isinstance(appeal.raw, dict) else None
+    if isinstance(code, str) and len(code) == 6 and set(code) <= set(CODE_ALPHABET):
+        return code
+    return new_query_code()
 
 
 def _text(appeal: Appeal | None) -> str:

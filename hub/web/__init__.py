@@ -1,0 +1,121 @@
+"""Server-rendered pages: the staff inbox and the public pages.
+
+``setup_web`` wires templates (aiohttp-jinja2), the session middleware and the
+routes into the one app. Sessions are loaded only when the cookie is present,
+so the intake API pays nothing for them.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+from multidict import MultiDictProxy
+
+from hub.core import Hub
+from hub.web.auth import Staff, load_staff
+
+SESSION_COOKIE = "hub_session"
+PUBLIC_CSRF_COOKIE = "hub_csrf"
+TEMPLATES = Path(__file__).parent / "templates"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def setup_web(app: web.Application) -> None:
+    from hub.web import public, staff, staff_api
+    from hub.web.auth import LoginLimiter
+
+    app["login_limiter"] = LoginLimiter()
+    app.middlewares.append(session_middleware)  # before the context processors run
+    env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES),
+                               autoescape=jinja2.select_autoescape(["html"]),
+                               context_processors=[_context])
+    env.filters["dt"] = _format_time
+    env.globals["urlencode"] = urlencode
+    app.add_routes(staff.routes)
+    app.add_routes(staff_api.routes)
+    app.add_routes(public.routes)
+
+
+async def _context(request: web.Request) -> dict[str, Any]:
+    hub: Hub = request.app["hub"]
+    return {"staff": request.get("staff"), "city": hub.config.city_name,
+            "public_csrf": request.get("public_csrf", ""),
+            "reply_days": hub.config.deadlines.reply_days}
+
+
+def _format_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    if value is None:
+        return ""
+    from zoneinfo import ZoneInfo
+
+    return value.astimezone(ZoneInfo("Asia/Shanghai")).strftime(fmt)
+
+
+@web.middleware
+async def session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Attach the staff member (or None) and a public CSRF token to every page request."""
+    request["staff"] = None
+    if request.path.startswith("/api/v1/appeals") or request.path == "/healthz":
+        return await handler(request)
+    token = request.cookies.get(SESSION_COOKIE, "")
+    if token:
+        hub: Hub = request.app["hub"]
+
+        def load() -> Staff | None:
+            with hub.sessions() as s:
+                return load_staff(s, token)
+
+        request["staff"] = await hub.run(load)
+    public_token = request.cookies.get(PUBLIC_CSRF_COOKIE) or ""
+    fresh = not public_token
+    if fresh:
+        public_token = secrets.token_urlsafe(18)
+    request["public_csrf"] = public_token
+    response = await handler(request)
+    if fresh:
+        response.set_cookie(PUBLIC_CSRF_COOKIE, public_token, httponly=True, samesite="Lax",
+                            secure=request.app["settings"].secure_cookies)
+    return response
+
+
+async def checked_form(request: web.Request) -> MultiDictProxy[Any]:
+    """The posted form, after its CSRF token matched the session's (or, for anonymous
+    visitors, the double-submit cookie's)."""
+    form = await request.post()
+    sent = str(form.get("csrf", "")) or request.headers.get("X-CSRF-Token", "")
+    staff: Staff | None = request.get("staff")
+    expected = staff.csrf_token if staff else request.cookies.get(PUBLIC_CSRF_COOKIE, "")
+    if not expected or not sent or not secrets.compare_digest(sent, expected):
+        raise web.HTTPForbidden(text="表单已过期或来源不明（CSRF 校验失败），请刷新页面后重试",
+                                content_type="text/plain")
+    return form
+
+
+def require_staff(*roles: str) -> Callable[[Handler], Handler]:
+    """Pages for logged-in staff; ``roles`` narrows them further."""
+
+    def wrap(handler: Handler) -> Handler:
+        async def inner(request: web.Request) -> web.StreamResponse:
+            staff: Staff | None = request.get("staff")
+            if staff is None:
+                if request.method == "GET":
+                    raise web.HTTPSeeOther(f"/login?{urlencode({'next': request.path_qs})}")
+                raise web.HTTPUnauthorized(text="请先登录", content_type="text/plain")
+            if roles and staff.role not in roles:
+                return aiohttp_jinja2.render_template(
+                    "error.html", request,
+                    {"heading": "无权访问", "message": "您的角色不能使用此功能。"}, status=403)
+            return await handler(request)
+
+        inner.__name__ = handler.__name__
+        return inner
+
+    return wrap

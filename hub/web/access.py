@@ -1,0 +1,66 @@
+"""Who may see and do what. Every staff query goes through ``scoped`` so a unit's
+staff can never reach another unit's cases, whether by page, API or export.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select
+
+from hub.lifecycle.service import Forbidden
+from hub.models import Case
+from hub.web.auth import Staff
+
+# action -> roles allowed to perform it
+ACTIONS: dict[str, tuple[str, ...]] = {
+    "assign": ("dispatcher", "supervisor"),
+    "merge": ("dispatcher",),
+    "correct": ("dispatcher",),
+    "sign": ("unit",),
+    "reply": ("unit",),
+    "return": ("unit",),
+    "request_extension": ("unit",),
+    "decide_extension": ("supervisor",),
+    "urge": ("supervisor",),
+}
+SEE_ALL = ("operator", "dispatcher", "supervisor", "admin")
+SEE_CONTACT = ("dispatcher", "supervisor", "unit")
+
+
+def scoped(query: Select[Any], staff: Staff) -> Select[Any]:
+    """Restrict a query over cases to what this staff member may see."""
+    if staff.role in SEE_ALL:
+        return query
+    if staff.role == "unit" and staff.unit_id is not None:
+        return query.where(Case.unit_id == staff.unit_id)
+    return query.where(Case.id.is_(None))  # nobody else sees any case
+
+
+def can_view(staff: Staff, case: Case) -> bool:
+    return staff.role in SEE_ALL or (staff.role == "unit" and staff.unit_id is not None
+                                     and case.unit_id == staff.unit_id)
+
+
+def require_view(staff: Staff, case: Case) -> None:
+    if not can_view(staff, case):
+        # the same answer as for a case that does not exist: ids are not confirmed
+        from hub.lifecycle.service import NotFound
+        raise NotFound(f"no case {case.id}")
+
+
+def require_action(staff: Staff, action: str) -> None:
+    if staff.role not in ACTIONS.get(action, ()):
+        raise Forbidden(f"your role may not {action}")
+
+
+def may_see_contact(staff: Staff, case: Case) -> bool:
+    """Contact details: dispatchers and supervisors; a unit only when the citizen's
+    identity is not hidden from it (complaints about the unit itself go elsewhere)."""
+    if staff.role in ("dispatcher", "supervisor"):
+        return True
+    return staff.role == "unit" and not case.hide_identity
+
+
+def allowed_actions(staff: Staff) -> set[str]:
+    return {a for a, roles in ACTIONS.items() if staff.role in roles}

@@ -1,0 +1,169 @@
+"""Public pages: submit an appeal, look a case up and rate it, evaluate a unit
+behind its QR code. No login; every form carries a double-submit CSRF token.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp_jinja2
+import segno
+from aiohttp import web
+from sqlalchemy import select
+
+from hub.core import Hub
+from hub.db import transaction
+from hub.intake_schema import ItemError
+from hub.lifecycle.evaluations import ASPECTS, SOURCE_NAME, client_fingerprint, evaluate_unit
+from hub.lifecycle.service import GRADES, CaseError, CaseService
+from hub.lifecycle.states import STATE_LABELS
+from hub.models import Appeal, Reply, Unit
+from hub.privacy import mask_text
+from hub.web import checked_form
+
+routes = web.RouteTableDef()
+
+
+def _hub(request: web.Request) -> Hub:
+    return request.app["hub"]  # type: ignore[no-any-return]
+
+
+@aiohttp_jinja2.template("public/home.html")
+async def home(request: web.Request) -> dict[str, Any]:
+    return {}
+
+
+@routes.get("/submit")
+@aiohttp_jinja2.template("public/submit.html")
+async def submit_page(request: web.Request) -> dict[str, Any]:
+    return {"form": {}}
+
+
+@routes.post("/submit")
+async def submit(request: web.Request) -> web.StreamResponse:
+    from hub.web.staff import enqueue_with_code
+
+    form = await checked_form(request)
+    fields = {k: str(form.get(k, "")).strip() for k in
+              ("title", "body", "contact_name", "contact_phone")}
+    try:
+        receipt = await enqueue_with_code(request, "web", fields)
+    except ItemError as exc:
+        return aiohttp_jinja2.render_template("public/submit.html", request, {
+            "form": fields, "error": f"提交失败：{exc.message}"}, status=422)
+    return aiohttp_jinja2.render_template("public/submitted.html", request, receipt)
+
+
+@routes.get("/lookup")
+@aiohttp_jinja2.template("public/lookup.html")
+async def lookup_page(request: web.Request) -> dict[str, Any]:
+    return {"number": request.query.get("number", "")[:24]}
+
+
+def citizen_view(hub: Hub, number: str, code: str) -> dict[str, Any]:
+    """What a citizen may see with number and code: state, unit, replies; masked."""
+    with hub.sessions() as s:
+        case = CaseService.find_for_citizen(s, number, code)
+        appeal = s.get(Appeal, case.appeal_id)
+        unit = s.get(Unit, case.unit_id) if case.unit_id else None
+        replies = s.scalars(select(Reply).where(Reply.case_id == case.id).order_by(Reply.id))
+        return {"number": case.number, "state": case.state,
+                "state_label": STATE_LABELS[case.state],
+                "title": mask_text(appeal.title) if appeal else "",
+                "unit": unit.name if unit else None, "deadline_at": case.deadline_at,
+                "replies": [{"at": r.at, "body": mask_text(r.body)} for r in replies],
+                "can_rate": case.state == "replied"}
+
+
+async def _show_case(request: web.Request, number: str, code: str,
+                     notice: str | None = None, error: str | None = None,
+                     status: int = 200) -> web.StreamResponse:
+    hub = _hub(request)
+    try:
+        view = await hub.run(citizen_view, hub, number, code)
+    except CaseError:
+        return aiohttp_jinja2.render_template("public/lookup.html", request, {
+            "number": number, "error": "工单编号或查询验证码不正确（刚提交的诉求请稍候再查）"},
+            status=404)
+    return aiohttp_jinja2.render_template("public/case.html", request, {
+        "v": view, "code": code, "grades": GRADES, "notice": notice, "error": error},
+        status=status)
+
+
+@routes.post("/lookup")
+async def lookup(request: web.Request) -> web.StreamResponse:
+    form = await checked_form(request)
+    return await _show_case(request, str(form.get("number", ""))[:24],
+                            str(form.get("code", ""))[:12])
+
+
+@routes.post("/lookup/rate")
+async def rate(request: web.Request) -> web.StreamResponse:
+    form = await checked_form(request)
+    hub = _hub(request)
+    svc: CaseService = request.app["case_service"]
+    number, code = str(form.get("number", ""))[:24], str(form.get("code", ""))[:12]
+    grade, comment = str(form.get("grade", "")), str(form.get("comment", ""))[:2000]
+
+    def run() -> None:
+        with transaction(hub.sessions) as s:
+            svc.rate(s, number, code, grade, comment, channel="web")
+
+    try:
+        await hub.run(run)
+    except CaseError as exc:
+        return await _show_case(request, number, code, error=str(exc), status=exc.status)
+    notice = "感谢评价。" + ("您不满意的答复已退回承办单位重新办理。" if grade == "不满意" else "")
+    return await _show_case(request, number, code, notice=notice)
+
+
+# -- unit evaluations (扫码评议) ---------------------------------------------------------
+def _unit(hub: Hub, code: str) -> dict[str, Any]:
+    spec = next((u for u in hub.config.units if u.code == code and u.kind != "city"), None)
+    if spec is None:
+        raise web.HTTPNotFound(text="没有这个单位", content_type="text/plain")
+    return {"code": spec.code, "name": spec.name}
+
+
+@routes.get("/evaluate/{unit}")
+async def evaluate_page(request: web.Request) -> web.StreamResponse:
+    unit = _unit(_hub(request), request.match_info["unit"])
+    return aiohttp_jinja2.render_template("public/evaluate.html", request, {
+        "unit": unit, "aspects": ASPECTS, "grades": GRADES})
+
+
+@routes.get("/evaluate/{unit}/qr.svg")
+async def evaluate_qr(request: web.Request) -> web.StreamResponse:
+    """The QR code a unit prints at its service window, pointing at its evaluation page."""
+    unit = _unit(_hub(request), request.match_info["unit"])
+    base = request.query.get("base") or f"{request.scheme}://{request.host}"
+    if not base.startswith(("http://", "https://")):
+        raise web.HTTPBadRequest(text="base must be an http(s) address")
+    svg = segno.make(f"{base.rstrip('/')}/evaluate/{unit['code']}", error="m").svg_inline(
+        scale=6, title=f"扫码评议 {unit['name']}")
+    return web.Response(text=svg, content_type="image/svg+xml", charset="utf-8")
+
+
+@routes.post("/evaluate/{unit}")
+async def evaluate(request: web.Request) -> web.StreamResponse:
+    hub = _hub(request)
+    unit = _unit(hub, request.match_info["unit"])
+    form = await checked_form(request)
+    grades = {k: str(form.get(k, "")) for k in ASPECTS}
+    client = client_fingerprint(hub.settings.secret_key, request.remote or "",
+                                request.headers.get("User-Agent", ""))
+    svc: CaseService = request.app["case_service"]
+
+    def run() -> Any:
+        with transaction(hub.sessions) as s:
+            return evaluate_unit(s, svc, hub.source_ids[SOURCE_NAME], unit["code"], grades,
+                                 str(form.get("comment", "")), client)
+
+    context: dict[str, Any] = {"unit": unit, "aspects": ASPECTS, "grades": GRADES}
+    try:
+        result = await hub.run(run)
+    except CaseError as exc:
+        return aiohttp_jinja2.render_template("public/evaluate.html", request, {
+            **context, "error": str(exc)}, status=exc.status)
+    return aiohttp_jinja2.render_template("public/evaluate.html", request, {
+        **context, "done": True, "number": result.case_number, "code": result.query_code})

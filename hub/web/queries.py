@@ -1,0 +1,257 @@
+"""The inbox's reads: filtered, searched, sorted case lists and one case in full.
+
+The same ``Filters`` serve the page, the JSON API and the exports, so what a user
+exports is exactly what they were looking at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from hub.lifecycle.calendar import WorkCalendar
+from hub.lifecycle.states import ACTION_LABELS, STATE_LABELS, STATES
+from hub.models import Appeal, Case, CaseEvent, Rating, Reply, Source, Unit, utcnow
+from hub.privacy import mask_name, mask_phone, mask_text
+from hub.web.access import may_see_contact, require_view, scoped
+from hub.web.auth import Staff
+
+VIEWS = {
+    "all": "全部",
+    "triage": "待分拨",
+    "mine": "待办理",
+    "late": "临期/超期",
+    "supervise": "督办关注",
+}
+SORTS = {"deadline": "按期限", "newest": "最新", "oldest": "最早"}
+DUE_LABELS = {"ok": "正常", "due_soon": "临期", "overdue": "超期"}
+PAGE_SIZE = 50
+MAX_EXPORT = 50_000
+
+
+@dataclass(frozen=True)
+class Filters:
+    view: str = "all"
+    state: str = ""
+    due: str = ""
+    channel: str = ""
+    county: str = ""
+    unit: str = ""
+    q: str = ""
+    sort: str = "deadline"
+    page: int = 1
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str]) -> Filters:
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = (query.get(f.name) or "").strip()[:100]
+            if not raw:
+                continue
+            if f.name == "page":
+                values["page"] = max(1, int(raw)) if raw.isdigit() else 1
+            else:
+                values[f.name] = raw
+        filters = cls(**values)
+        if filters.view not in VIEWS:
+            filters = cls(**{**values, "view": "all"})
+        if filters.sort not in SORTS:
+            filters = cls(**{**values, "view": filters.view, "sort": "deadline"})
+        return filters
+
+    def as_query(self, **changes: Any) -> dict[str, str]:
+        merged = {f.name: getattr(self, f.name) for f in fields(self)} | changes
+        return {k: str(v) for k, v in merged.items() if v not in ("", None)
+                and not (k == "page" and v == 1)}
+
+
+def _like(term: str) -> str:
+    return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _filtered(staff: Staff, f: Filters) -> Select[Any]:
+    query = (select(Case, Appeal.title, Appeal.received_at, Source.title.label("channel"),
+                    Unit.name.label("unit_name"))
+             .join(Appeal, Appeal.id == Case.appeal_id)
+             .join(Source, Source.id == Appeal.source_id)
+             .outerjoin(Unit, Unit.id == Case.unit_id))
+    query = scoped(query, staff)
+    if f.view == "triage":
+        query = query.where(Case.state.in_(("triage", "returned", "received")))
+    elif f.view == "mine":
+        query = query.where(Case.state.in_(("assigned", "signed", "reopened")))
+    elif f.view == "late":
+        query = query.where(Case.due_state.in_(("due_soon", "overdue")),
+                            Case.state.in_(("assigned", "signed", "reopened")))
+    elif f.view == "supervise":
+        query = query.where(or_(
+            and_(Case.due_state == "overdue", Case.state.in_(("assigned", "signed", "reopened"))),
+            and_(Case.urgent, Case.state.notin_(("closed", "merged"))),
+            Case.state == "reopened", and_(Case.escalated, Case.state != "closed"),
+            Case.extension_requested))
+    if f.state in STATES:
+        query = query.where(Case.state == f.state)
+    if f.due in ("ok", "due_soon", "overdue"):
+        query = query.where(Case.due_state == f.due)
+    if f.channel:
+        query = query.where(Source.name == f.channel)
+    if f.county:
+        query = query.where(Case.county_code == f.county)
+    if f.unit:
+        query = query.where(Unit.code == f.unit)
+    for term in f.q.split()[:5]:
+        pattern = _like(term)
+        query = query.where(or_(Case.number == term, Appeal.title.like(pattern, escape="\\"),
+                                Appeal.body.like(pattern, escape="\\")))
+    if f.sort == "newest":
+        query = query.order_by(Case.id.desc())
+    elif f.sort == "oldest":
+        query = query.order_by(Case.id)
+    else:
+        query = query.order_by(Case.deadline_at.is_(None), Case.deadline_at, Case.id)
+    return query
+
+
+@dataclass
+class Row:
+    id: int
+    number: str
+    title: str
+    state: str
+    state_label: str
+    channel: str
+    unit_name: str | None
+    county: str | None
+    category: str | None
+    deadline_at: datetime | None
+    days_left: int | None
+    due_state: str
+    urgent: bool
+    confidence: float | None
+    received_at: datetime
+
+    def as_json(self) -> dict[str, Any]:
+        out = dict(self.__dict__)
+        for key in ("deadline_at", "received_at"):
+            out[key] = out[key].isoformat() if out[key] else None
+        return out
+
+
+def _row(case: Case, title: str, received: datetime, channel: str, unit_name: str | None,
+         calendar: WorkCalendar, now: datetime) -> Row:
+    open_work = case.state in ("assigned", "signed", "reopened")
+    return Row(id=case.id, number=case.number, title=mask_text(title), state=case.state,
+               state_label=STATE_LABELS.get(case.state, case.state), channel=channel,
+               unit_name=unit_name, county=case.county_code, category=case.category,
+               deadline_at=case.deadline_at,
+               days_left=calendar.workdays_left(now, case.deadline_at)
+               if open_work and case.deadline_at else None,
+               due_state=case.due_state, urgent=case.urgent, confidence=case.confidence,
+               received_at=received)
+
+
+def list_cases(session: Session, staff: Staff, f: Filters, calendar: WorkCalendar,
+               limit: int = PAGE_SIZE) -> tuple[list[Row], bool]:
+    """One page of the inbox and whether there is a next page."""
+    query = _filtered(staff, f).limit(limit + 1).offset((f.page - 1) * limit)
+    now = utcnow()
+    rows = [_row(*r, calendar=calendar, now=now) for r in session.execute(query)]
+    return rows[:limit], len(rows) > limit
+
+
+def count_cases(session: Session, staff: Staff, f: Filters) -> int:
+    sub = _filtered(staff, f).order_by(None).with_only_columns(Case.id).subquery()
+    return session.scalar(select(func.count()).select_from(sub)) or 0
+
+
+def export_rows(session: Session, staff: Staff, f: Filters) -> list[dict[str, Any]]:
+    """The filtered list for CSV/XLSX, personal data masked unless the role may see it."""
+    query = (_filtered(staff, f).add_columns(Appeal.contact_name, Appeal.contact_phone,
+                                             Appeal.body).limit(MAX_EXPORT))
+    out = []
+    for case, title, received, channel, unit_name, name, phone, body in session.execute(query):
+        full = may_see_contact(staff, case)
+        out.append({
+            "工单编号": case.number, "状态": STATE_LABELS.get(case.state, case.state),
+            "渠道": channel, "受理时间": received.isoformat(timespec="minutes"),
+            "标题": mask_text(title), "内容": body if full else mask_text(body),
+            "分类": case.category or "", "承办单位": unit_name or "",
+            "区县": case.county_code or "",
+            "办理期限": case.deadline_at.isoformat(timespec="minutes") if case.deadline_at else "",
+            "期限状态": DUE_LABELS.get(case.due_state, ""),
+            "联系人": (name if full else mask_name(name)) or "",
+            "联系电话": (phone if full else mask_phone(phone)) or "",
+        })
+    return out
+
+
+def case_detail(session: Session, staff: Staff, case_id: int,
+                calendar: WorkCalendar) -> dict[str, Any]:
+    """Everything the case page shows, already masked for this staff member."""
+    from hub.lifecycle.service import CaseService
+
+    case = CaseService.load(session, case_id)
+    require_view(staff, case)
+    appeal = session.get(Appeal, case.appeal_id)
+    assert appeal is not None
+    source = session.get(Source, appeal.source_id)
+    unit = session.get(Unit, case.unit_id) if case.unit_id else None
+    units = {u.id: u.name for u in session.scalars(select(Unit))}
+    full = may_see_contact(staff, case)
+    events = [{"at": e.at, "actor": e.actor, "action": ACTION_LABELS.get(e.action, e.action),
+               "from": STATE_LABELS.get(e.from_state or "", e.from_state or ""),
+               "to": STATE_LABELS.get(e.to_state or "", e.to_state or ""),
+               "unit": units.get(e.unit_id) if e.unit_id else None,
+               "note": e.note if full else mask_text(e.note or "")}
+              for e in session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id)
+                                       .order_by(CaseEvent.id))]
+    replies = [{"at": r.at, "author": r.author, "body": r.body, "unit": units.get(r.unit_id)}
+               for r in session.scalars(select(Reply).where(Reply.case_id == case.id)
+                                        .order_by(Reply.id))]
+    ratings = [{"at": r.at, "grade": r.grade, "comment": r.comment, "round": r.round,
+                "channel": r.channel}
+               for r in session.scalars(select(Rating).where(Rating.case_id == case.id)
+                                        .order_by(Rating.id))]
+    now = utcnow()
+    open_work = case.state in ("assigned", "signed", "reopened")
+    return {
+        "case": case, "state_label": STATE_LABELS.get(case.state, case.state),
+        "title": appeal.title if full else mask_text(appeal.title),
+        "body": appeal.body if full else mask_text(appeal.body),
+        "contact_name": appeal.contact_name if full else mask_name(appeal.contact_name),
+        "contact_phone": appeal.contact_phone if full else mask_phone(appeal.contact_phone),
+        "contact_masked": not full, "location": appeal.location,
+        "received_at": appeal.received_at, "channel": source.title if source else "",
+        "unit": unit, "events": events, "replies": replies, "ratings": ratings,
+        "days_left": calendar.workdays_left(now, case.deadline_at)
+        if open_work and case.deadline_at else None,
+        "merged_into": session.get(Case, case.merged_into_id) if case.merged_into_id else None,
+    }
+
+
+def case_json(detail: dict[str, Any]) -> dict[str, Any]:
+    case: Case = detail["case"]
+
+    def iso(v: Any) -> Any:
+        return v.isoformat() if isinstance(v, datetime) else v
+
+    return {
+        "id": case.id, "number": case.number, "state": case.state,
+        "state_label": detail["state_label"], "version": case.version,
+        "category": case.category, "county": case.county_code,
+        "unit": detail["unit"].code if detail["unit"] else None,
+        "confidence": case.confidence, "suggestions": case.suggestions or [],
+        "urgent": case.urgent, "urgent_terms": case.urgent_terms or [],
+        "deadline_at": iso(case.deadline_at), "due_state": case.due_state,
+        "days_left": detail["days_left"], "title": detail["title"], "body": detail["body"],
+        "contact_name": detail["contact_name"], "contact_phone": detail["contact_phone"],
+        "channel": detail["channel"], "received_at": iso(detail["received_at"]),
+        "events": [{k: iso(v) for k, v in e.items()} for e in detail["events"]],
+        "replies": [{k: iso(v) for k, v in r.items()} for r in detail["replies"]],
+        "ratings": [{k: iso(v) for k, v in r.items()} for r in detail["ratings"]],
+    }

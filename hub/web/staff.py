@@ -1,0 +1,410 @@
+"""Staff pages: login, the inbox, a case and its actions, logging a call, exports,
+and the admin views of sources, quarantine and users.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp_jinja2
+from aiohttp import web
+from openpyxl import Workbook
+from sqlalchemy import func, select
+
+from hub.core import Hub
+from hub.db import transaction
+from hub.intake_schema import ItemError, validate_item
+from hub.lifecycle.service import CaseError, CaseService, new_query_code
+from hub.lifecycle.states import STATE_LABELS
+from hub.models import Appeal, QuarantinedItem, Source, Unit, User, utcnow
+from hub.privacy import mask_text
+from hub.web import SESSION_COOKIE, checked_form, require_staff
+from hub.web.access import allowed_actions
+from hub.web.actions import perform
+from hub.web.auth import (
+    ROLES,
+    AuthError,
+    LoginLimiter,
+    Staff,
+    add_user,
+    authenticate,
+    end_session,
+    start_session,
+)
+from hub.web.queries import SORTS, VIEWS, Filters, case_detail, count_cases, export_rows, list_cases
+
+routes = web.RouteTableDef()
+DESK_SOURCE = "hotline-desk"
+
+
+def _hub(request: web.Request) -> Hub:
+    return request.app["hub"]  # type: ignore[no-any-return]
+
+
+def _staff(request: web.Request) -> Staff:
+    return request["staff"]  # type: ignore[no-any-return]
+
+
+def _limiter(request: web.Request) -> LoginLimiter:
+    return request.app["login_limiter"]  # type: ignore[no-any-return]
+
+
+def _safe_next(value: str) -> str:
+    """Only same-site paths, so the login form cannot redirect elsewhere."""
+    return value if value.startswith("/") and not value.startswith("//") else "/inbox"
+
+
+# -- login ------------------------------------------------------------------------------
+@routes.get("/login")
+@aiohttp_jinja2.template("login.html")
+async def login_page(request: web.Request) -> dict[str, Any]:
+    return {"next": _safe_next(request.query.get("next", "/inbox"))}
+
+
+@routes.post("/login")
+async def login(request: web.Request) -> web.StreamResponse:
+    form = await checked_form(request)
+    username = str(form.get("username", "")).strip()[:60]
+    password = str(form.get("password", ""))[:200]
+    keys = (f"ip:{request.remote}", f"user:{username}")
+    limiter = _limiter(request)
+    context = {"next": _safe_next(str(form.get("next", "/inbox"))), "username": username}
+    if limiter.blocked(*keys):
+        return aiohttp_jinja2.render_template(
+            "login.html", request, {**context, "error": "登录失败次数过多，请5分钟后再试"},
+            status=429)
+    hub = _hub(request)
+
+    def check() -> str | None:
+        with transaction(hub.sessions) as s:
+            user = authenticate(s, username, password)
+            return start_session(s, user, hub.settings.session_hours) if user else None
+
+    token = await hub.run(check)
+    if token is None:
+        limiter.failed(*keys)
+        return aiohttp_jinja2.render_template(
+            "login.html", request, {**context, "error": "用户名或密码不正确"}, status=401)
+    limiter.succeeded(*keys)
+    response = web.HTTPSeeOther(context["next"])
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="Lax",
+                        secure=hub.settings.secure_cookies,
+                        max_age=int(hub.settings.session_hours * 3600))
+    raise response
+
+
+@routes.post("/logout")
+@require_staff()
+async def logout(request: web.Request) -> web.StreamResponse:
+    await checked_form(request)
+    hub = _hub(request)
+    token = request.cookies.get(SESSION_COOKIE, "")
+
+    def drop() -> None:
+        with transaction(hub.sessions) as s:
+            end_session(s, token)
+
+    await hub.run(drop)
+    response = web.HTTPSeeOther("/login")
+    response.del_cookie(SESSION_COOKIE)
+    raise response
+
+
+# -- inbox ------------------------------------------------------------------------------
+def _choices(hub: Hub) -> dict[str, Any]:
+    config = hub.config
+    units = [u for u in config.units if u.kind != "city"]
+    return {
+        "units": units, "unit_names": {u.code: u.name for u in config.units},
+        "counties": config.counties,
+        "county_names": {c.code: c.name for c in config.counties},
+        "categories": sorted(config.routing.categories),
+        "sources": config.sources, "state_labels": STATE_LABELS,
+        "views": VIEWS, "sorts": SORTS,
+    }
+
+
+@routes.get("/inbox")
+@require_staff()
+async def inbox(request: web.Request) -> web.StreamResponse:
+    hub, staff = _hub(request), _staff(request)
+    filters = Filters.from_query(request.query)
+    calendar = request.app["case_service"].calendar
+
+    def load() -> tuple[Any, bool, int]:
+        with hub.sessions() as s:
+            rows, more = list_cases(s, staff, filters, calendar)
+            return rows, more, count_cases(s, staff, filters)
+
+    rows, more, total = await hub.run(load)
+    return aiohttp_jinja2.render_template("inbox.html", request, {
+        **_choices(hub), "filters": filters, "rows": rows, "more": more, "total": total,
+        "bulk": staff.role == "dispatcher"})
+
+
+@routes.get("/")
+async def root(request: web.Request) -> web.StreamResponse:
+    if request.get("staff"):
+        raise web.HTTPSeeOther("/inbox")
+    from hub.web.public import home
+
+    return await home(request)
+
+
+@routes.get(r"/inbox/export.{fmt:(csv|xlsx)}")
+@require_staff()
+async def export(request: web.Request) -> web.StreamResponse:
+    hub, staff = _hub(request), _staff(request)
+    filters = Filters.from_query(request.query)
+
+    def load() -> list[dict[str, Any]]:
+        with hub.sessions() as s:
+            return export_rows(s, staff, filters)
+
+    rows = await hub.run(load)
+    stamp = f"{utcnow():%Y%m%d%H%M}"
+    if request.match_info["fmt"] == "csv":
+        body = await hub.run(_csv_bytes, rows)
+        return web.Response(body=body, content_type="text/csv", charset="utf-8", headers={
+            "Content-Disposition": f'attachment; filename="cases-{stamp}.csv"'})
+    body = await hub.run(_xlsx_bytes, rows)
+    return web.Response(body=body, headers={
+        "Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "Content-Disposition": f'attachment; filename="cases-{stamp}.xlsx"'})
+
+
+EXPORT_COLUMNS = ("工单编号", "状态", "渠道", "受理时间", "标题", "内容", "分类", "承办单位",
+                  "区县", "办理期限", "期限状态", "联系人", "联系电话")
+
+
+def _csv_bytes(rows: list[dict[str, Any]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    return ("\ufeff" + out.getvalue()).encode("utf-8")  # BOM: Excel opens it as UTF-8
+
+
+def _xlsx_bytes(rows: list[dict[str, Any]]) -> bytes:
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("工单")
+    sheet.append(list(EXPORT_COLUMNS))
+    for row in rows:
+        sheet.append([row[c] for c in EXPORT_COLUMNS])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+@routes.post("/inbox/bulk")
+@require_staff("dispatcher")
+async def bulk_assign(request: web.Request) -> web.StreamResponse:
+    form = await checked_form(request)
+    hub, staff = _hub(request), _staff(request)
+    svc: CaseService = request.app["case_service"]
+    ids = [int(v) for v in form.getall("case_id", []) if str(v).isdigit()][:200]
+    unit = str(form.get("unit", ""))
+
+    def run() -> None:
+        with transaction(hub.sessions) as s:  # all or nothing
+            for case_id in ids:
+                perform(svc, s, staff, case_id, "assign", {"unit": unit, "note": "批量交办"})
+
+    try:
+        await hub.run(run)
+    except CaseError as exc:
+        return aiohttp_jinja2.render_template("error.html", request, {
+            "message": f"批量交办未执行（全部回滚）：{exc}"}, status=exc.status)
+    raise web.HTTPSeeOther("/inbox?" + urlencode({"view": "triage"}))
+
+
+# -- one case ---------------------------------------------------------------------------
+async def _render_case(request: web.Request, case_id: int, error: str | None = None,
+                       notice: str | None = None, status: int = 200) -> web.StreamResponse:
+    hub, staff = _hub(request), _staff(request)
+    calendar = request.app["case_service"].calendar
+
+    def load() -> dict[str, Any]:
+        with hub.sessions() as s:
+            return case_detail(s, staff, case_id, calendar)
+
+    try:
+        detail = await hub.run(load)
+    except CaseError as exc:
+        return aiohttp_jinja2.render_template("error.html", request, {
+            "heading": "找不到工单", "message": str(exc)}, status=exc.status)
+    return aiohttp_jinja2.render_template("case.html", request, {
+        **_choices(hub), "d": detail, "actions": allowed_actions(staff),
+        "error": error, "notice": notice}, status=status)
+
+
+def _case_id(request: web.Request) -> int:
+    raw = request.match_info["case_id"]
+    if not raw.isdigit():
+        raise web.HTTPNotFound()
+    return int(raw)
+
+
+@routes.get("/cases/{case_id}")
+@require_staff()
+async def case_page(request: web.Request) -> web.StreamResponse:
+    notice = {"done": "已保存"}.get(request.query.get("ok", ""))
+    return await _render_case(request, _case_id(request), notice=notice)
+
+
+@routes.post("/cases/{case_id}/act")
+@require_staff()
+async def case_action(request: web.Request) -> web.StreamResponse:
+    form = await checked_form(request)
+    hub, staff = _hub(request), _staff(request)
+    svc: CaseService = request.app["case_service"]
+    case_id = _case_id(request)
+    action = str(form.get("action", ""))
+
+    def run() -> None:
+        with transaction(hub.sessions) as s:
+            perform(svc, s, staff, case_id, action, form)
+
+    try:
+        await hub.run(run)
+    except CaseError as exc:
+        return await _render_case(request, case_id, error=str(exc), status=exc.status)
+    raise web.HTTPSeeOther(f"/cases/{case_id}?ok=done")
+
+
+# -- hotline desk -----------------------------------------------------------------------
+@routes.get("/calls/new")
+@require_staff("operator", "dispatcher")
+@aiohttp_jinja2.template("call_new.html")
+async def call_form(request: web.Request) -> dict[str, Any]:
+    return {}
+
+
+async def enqueue_with_code(request: web.Request, source_name: str,
+                            fields: dict[str, Any]) -> dict[str, str]:
+    """Queue an appeal typed in by a person and tell them its case number and code now.
+
+    The number is derived from the appeal (date + id) and the code travels in the
+    raw payload, so the pipeline opens the case under exactly these.
+    """
+    hub = _hub(request)
+    code = new_query_code()
+    item = validate_item({**{k: v for k, v in fields.items() if v},
+                          "external_id": f"{source_name}-{uuid.uuid4().hex}"})
+    item.raw = {"query_code": code, "entered_by": source_name}
+    [queued] = await request.app["intake"].submit(hub.source_ids[source_name], [item])
+    local = item.received_at.astimezone(request.app["case_service"].calendar.tz)
+    return {"number": f"{local:%Y%m%d}{queued.id:06d}", "code": code}
+
+
+@routes.post("/calls/new")
+@require_staff("operator", "dispatcher")
+async def call_submit(request: web.Request) -> web.StreamResponse:
+    form = await checked_form(request)
+    fields = {k: str(form.get(k, "")).strip() for k in
+              ("title", "body", "contact_name", "contact_phone", "location")}
+    try:
+        receipt = await enqueue_with_code(request, DESK_SOURCE, fields)
+    except ItemError as exc:
+        return aiohttp_jinja2.render_template("call_new.html", request,
+                                              {"error": f"无法登记：{exc}"}, status=422)
+    return aiohttp_jinja2.render_template("call_new.html", request, {"receipt": receipt})
+
+
+# -- admin ------------------------------------------------------------------------------
+@routes.get("/admin/sources")
+@require_staff("admin")
+async def sources_page(request: web.Request) -> web.StreamResponse:
+    hub = _hub(request)
+
+    def load() -> dict[str, Any]:
+        since = utcnow() - timedelta(days=1)
+        with hub.sessions() as s:
+            counts = dict(s.execute(select(Appeal.source_id, func.count())
+                                    .where(Appeal.created_at >= since)
+                                    .group_by(Appeal.source_id)).all())
+            queued = dict(s.execute(select(Appeal.source_id, func.count())
+                                    .where(Appeal.state != "done")
+                                    .group_by(Appeal.source_id)).all())
+            held = dict(s.execute(select(QuarantinedItem.source_id, func.count())
+                                  .where(QuarantinedItem.replayed_at.is_(None))
+                                  .group_by(QuarantinedItem.source_id)).all())
+            sources = []
+            for src in s.scalars(select(Source).order_by(Source.id)):
+                sources.append({**src.model_dump(), "last_error": mask_text(src.last_error or ""),
+                                "last_day": counts.get(src.id, 0), "queued": queued.get(src.id, 0),
+                                "quarantined": held.get(src.id, 0)})
+            names = {src["id"]: src["title"] for src in sources}
+            items = [{"id": q.id, "created_at": q.created_at, "source": names.get(q.source_id),
+                      "external_id": q.external_id, "reason": q.reason,
+                      "replayed_at": q.replayed_at,
+                      "preview": mask_text(q.raw[:200].decode("utf-8", "replace"))}
+                     for q in s.scalars(select(QuarantinedItem)
+                                        .order_by(QuarantinedItem.id.desc()).limit(200))]
+            return {"sources": sources, "quarantine": items}
+
+    return aiohttp_jinja2.render_template("admin_sources.html", request, await hub.run(load))
+
+
+@routes.post("/admin/quarantine/{item_id}/replay")
+@require_staff("admin")
+async def replay(request: web.Request) -> web.StreamResponse:
+    await checked_form(request)
+    hub = _hub(request)
+    from connectors.replay import replay_item
+
+    try:
+        await replay_item(request.app, int(request.match_info["item_id"]))
+    except (ValueError, CaseError) as exc:
+        return aiohttp_jinja2.render_template("error.html", request, {
+            "heading": "重放失败", "message": str(exc)}, status=422)
+    del hub
+    raise web.HTTPSeeOther("/admin/sources")
+
+
+@routes.get("/admin/users")
+@require_staff("admin")
+async def users_page(request: web.Request) -> web.StreamResponse:
+    return await _render_users(request)
+
+
+async def _render_users(request: web.Request, error: str | None = None,
+                        status: int = 200) -> web.StreamResponse:
+    hub = _hub(request)
+
+    def load() -> list[dict[str, Any]]:
+        with hub.sessions() as s:
+            return [{"username": u.username, "display_name": u.display_name, "role": u.role,
+                     "unit": name, "active": u.active}
+                    for u, name in s.execute(select(User, Unit.name)
+                                             .outerjoin(Unit, Unit.id == User.unit_id)
+                                             .order_by(User.id))]
+
+    return aiohttp_jinja2.render_template("admin_users.html", request, {
+        **_choices(hub), "users": await hub.run(load), "roles": ROLES, "error": error},
+        status=status)
+
+
+@routes.post("/admin/users")
+@require_staff("admin")
+async def create_user(request: web.Request) -> web.StreamResponse:
+    form = await checked_form(request)
+    hub = _hub(request)
+
+    def create() -> None:
+        with transaction(hub.sessions) as s:
+            add_user(s, str(form.get("username", "")).strip()[:60],
+                     str(form.get("password", "")), str(form.get("role", "")),
+                     str(form.get("display_name", "")).strip()[:60] or None,
+                     str(form.get("unit", "")) or None)
+
+    try:
+        await hub.run(create)
+    except AuthError as exc:
+        return await _render_users(request, error=str(exc), status=422)
+    raise web.HTTPSeeOther("/admin/users")

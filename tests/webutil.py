@@ -1,0 +1,44 @@
+"""Helpers for driving the web pages through a real aiohttp client."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from hub.core import Hub
+from hub.db import transaction
+from hub.web.auth import add_user
+
+PASSWORD = "correct horse battery"
+STAFF = {  # username: (role, unit)
+    "disp": ("dispatcher", None), "sup": ("supervisor", None), "op": ("operator", None),
+    "adm": ("admin", None), "zj": ("unit", "zhujian"), "jt": ("unit", "jiaotong"),
+}
+
+
+def make_staff(hub: Hub) -> None:
+    with transaction(hub.sessions) as s:
+        for name, (role, unit) in STAFF.items():
+            add_user(s, name, PASSWORD, role, display_name=name, unit_code=unit)
+
+
+def csrf_in(html: str) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert match, "the page has no CSRF field"
+    return match.group(1)
+
+
+async def login(client: Any, username: str, password: str = PASSWORD) -> str:
+    """Log in through the form; returns the session's CSRF token."""
+    page = await (await client.get("/login")).text()
+    resp = await client.post("/login", data={"username": username, "password": password,
+                                             "csrf": csrf_in(page), "next": "/inbox"},
+                             allow_redirects=False)
+    assert resp.status == 303, await resp.text()
+    inbox = await (await client.get("/inbox")).text()
+    return csrf_in(inbox)
+
+
+async def logout(client: Any, csrf: str) -> None:
+    await client.post("/logout", data={"csrf": csrf}, allow_redirects=False)
+    client.session.cookie_jar.clear()
