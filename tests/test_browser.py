@@ -1,0 +1,121 @@
+"""Real browser tests: Playwright driving Debian's Chromium against a real hub server.
+
+Each role does its main job end to end; a citizen submits, the unit replies, the
+citizen rates 不满意 and the case reopens. Skipped only where no Chromium is
+installed (.ci/run installs it).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from hub.app import create_app
+from hub.pipeline import ManualTriage, Pipeline
+from hub.settings import Settings
+from tests.webutil import PASSWORD, make_staff
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")]
+
+
+@pytest.fixture
+async def server(settings: Settings, aiohttp_server: Any) -> Any:
+    return await aiohttp_server(create_app(settings))
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        b = await pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                     args=["--no-sandbox"])
+        yield b
+        await b.close()
+
+
+async def _login(browser: Any, base: str, username: str) -> Any:
+    page = await (await browser.new_context(viewport={"width": 1366, "height": 768})).new_page()
+    await page.goto(f"{base}/login")
+    await page.fill("input[name=username]", username)
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("button[type=submit]")
+    await page.wait_for_url(re.compile(r".*/inbox.*"))
+    return page
+
+
+async def test_roles_do_their_jobs_in_a_browser(server: Any, browser: Any) -> None:
+    base = str(server.make_url("")).rstrip("/")
+    hub = server.app["hub"]
+    await hub.run(make_staff, hub)
+
+    # a citizen on a phone submits an appeal
+    phone = await (await browser.new_context(viewport={"width": 390, "height": 844},
+                                             is_mobile=True)).new_page()
+    await phone.goto(f"{base}/submit")
+    await phone.fill("input[name=title]", "小区路灯不亮")
+    await phone.fill("textarea[name=body]", "阳光小区东门路灯坏了一个月，晚上出行不安全。")
+    await phone.fill("input[name=contact_phone]", "13512345678")
+    await phone.click("button[type=submit]")
+    number = (await phone.text_content("#number") or "").strip()
+    code = (await phone.text_content("#code") or "").strip()
+    assert re.fullmatch(r"\d{14}", number) and re.fullmatch(r"[A-Z0-9]{6}", code)
+    assert await phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    await hub.run(Pipeline(hub, ManualTriage()).drain)
+
+    # the dispatcher triages it to 住建
+    disp = await _login(browser, base, "disp")
+    await disp.click("text=待分拨")
+    await disp.click(f"text={number}")
+    await disp.select_option(".action-assign select[name=unit]", "zhujian")
+    await disp.click(".action-assign button")
+    await disp.wait_for_selector("text=已保存")
+    assert "已交办" in (await disp.text_content("#case-state") or "")
+
+    # the unit signs and replies
+    unit = await _login(browser, base, "zj")
+    await unit.click("text=待办理")
+    await unit.click(f"text={number}")
+    await unit.click(".action-sign button")
+    await unit.wait_for_selector("text=已保存")
+    await unit.fill(".action-reply textarea[name=body]", "已安排维修人员更换灯具，今晚恢复照明。")
+    await unit.click(".action-reply button")
+    await unit.wait_for_selector("text=已保存")
+    assert "已答复" in (await unit.text_content("#case-state") or "")
+
+    # the citizen looks it up, reads the reply and rates 不满意
+    await phone.goto(f"{base}/lookup")
+    await phone.fill("input[name=number]", number)
+    await phone.fill("input[name=code]", code)
+    await phone.click("button[type=submit]")
+    assert "更换灯具" in (await phone.text_content(".reply") or "")
+    await phone.check("input[value=不满意]")
+    await phone.fill("textarea[name=comment]", "灯还是不亮")
+    await phone.click("#rate button")
+    assert "重办中" in (await phone.text_content("#public-state") or "")
+
+    # the supervisor sees the reopened case and urges the unit
+    sup = await _login(browser, base, "sup")
+    await sup.click("text=督办关注")
+    await sup.click(f"text={number}")
+    await sup.fill(".action-urge input[name=note]", "请两日内修复")
+    await sup.click(".action-urge button")
+    await sup.wait_for_selector("text=已保存")
+    log = await sup.text_content("#events") or ""
+    assert all(step in log for step in ("交办", "签收", "答复", "重办", "督办"))
+
+    # the hotline operator logs a call; the admin checks the channels
+    op = await _login(browser, base, "op")
+    await op.click("text=登记来电")
+    await op.fill("textarea[name=body]", "反映农民工工资被拖欠三个月")
+    await op.click("button:has-text('登记')")
+    assert "查询验证码" in (await op.text_content("#receipt") or "")
+    adm = await _login(browser, base, "adm")
+    await adm.click("text=渠道状态")
+    assert "12345热线(坐席登记)" in (await adm.text_content("#sources") or "")
