@@ -49,7 +49,8 @@ async def test_citizen_to_unit_and_back(client: Any) -> None:
     await hub.run(make_staff, hub)
     form = await (await client.get("/submit")).text()
     resp = await client.post("/submit", data={
-        "csrf": csrf_in(form), "title": "楼道堆放杂物", "body": "幸福小区3栋楼道长期堆放杂物，存在消防隐患",
+        "csrf": csrf_in(form), "title": "楼道堆放杂物",
+        "body": "幸福小区3栋楼道长期堆放杂物，存在消防隐患",
         "contact_name": "赵六", "contact_phone": "13700002222"})
     assert resp.status == 200
     number, code = _receipt(await resp.text())
