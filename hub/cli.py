@@ -189,6 +189,52 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rank(args: argparse.Namespace) -> int:
+    from hub.core import Hub
+    from hub.ranking.period import PeriodError
+    from hub.ranking.service import rank
+
+    hub = Hub.open(load_settings())
+    try:
+        payload = rank(hub, args.period, Path(args.out) if args.out else None,
+                       recompute=args.recompute)
+    except PeriodError as exc:
+        print(f"hub: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        hub.close()
+    _print({"period": payload["period"], "from": payload["from"], "to": payload["to"],
+            "best": payload["best"], "worst": payload["worst"], "too_few": payload["too_few"],
+            "hot_issues": len(payload["hot_issues"]), "out": args.out})
+    return 0
+
+
+def cmd_misconduct(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from hub.core import Hub
+    from hub.db import transaction
+    from hub.models import Case, MisconductFinding, utcnow
+
+    hub = Hub.open(load_settings())
+    try:
+        if args.unit not in hub.unit_ids:
+            print(f"hub: no unit {args.unit!r}", file=sys.stderr)
+            return 2
+        with transaction(hub.sessions) as s:
+            case_id = s.scalar(select(Case.id).where(Case.number == args.case)) \
+                if args.case else None
+            if args.case and case_id is None:
+                print(f"hub: no case {args.case!r}", file=sys.stderr)
+                return 2
+            s.add(MisconductFinding(unit_id=hub.unit_ids[args.unit], case_id=case_id,
+                                    verified_at=utcnow(), verified_by=args.by, note=args.note))
+        _print({"unit": args.unit, "case": args.case, "verified_by": args.by})
+    finally:
+        hub.close()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hub", description="群众诉求 intake and dispatch hub")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -259,6 +305,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="display name")
     p.add_argument("--password", help="else HUB_USER_PASSWORD, else asked for")
     p.set_defaults(fn=cmd_user_add)
+
+    p = sub.add_parser("rank", help="rank units for a period and write the reports")
+    p.add_argument("--period", required=True, help="2026-W47, 2026-11, 2026-Q4 or 2026")
+    p.add_argument("--out", help="folder for HTML, CSV, XLSX and JSON")
+    p.add_argument("--recompute", action="store_true",
+                   help="recompute even if the period's report is stored")
+    p.set_defaults(fn=cmd_rank)
+    p = sub.add_parser("misconduct", help="record a verified misconduct finding against a unit")
+    p.add_argument("--unit", required=True)
+    p.add_argument("--case", help="the case number it came from")
+    p.add_argument("--by", required=True, help="who verified it (纪委监委)")
+    p.add_argument("--note")
+    p.set_defaults(fn=cmd_misconduct)
 
     from connectors.cli import register as register_pull
 

@@ -129,6 +129,7 @@ class Case(SQLModel, table=True):
 class CaseEvent(SQLModel, table=True):
     """The audit trail: who did what to a case, when, from which state to which."""
 
+    __table_args__ = (Index("ix_caseevent_at_action", "at", "action"),)
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="work_order.id", index=True)
     at: datetime = Field(default_factory=utcnow)
@@ -243,3 +244,17 @@ class RankingReport(SQLModel, table=True):
     period: str = Field(max_length=20, unique=True)
     generated_at: datetime = Field(default_factory=utcnow)
     payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
+class MisconductFinding(SQLModel, table=True):
+    """A misconduct report against a unit, verified by the discipline body (纪委监委).
+
+    A verified finding in a period can put the unit first on the worst list.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    case_id: int | None = Field(default=None, foreign_key="work_order.id")
+    verified_at: datetime
+    verified_by: str = Field(max_length=60)
+    note: str | None = Field(default=None, sa_column=Column(Text))

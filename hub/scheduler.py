@@ -107,6 +107,17 @@ def build_scheduler(app: web.Application) -> AsyncIOScheduler:
     scheduler.add_job(deadlines, "interval", minutes=10, id="deadline-check",
                       next_run_time=datetime.now(scheduler.timezone) + timedelta(seconds=20),
                       max_instances=1, coalesce=True)
+    async def ranking() -> None:
+        from hub.ranking.service import weekly_job
+
+        await hub.run(weekly_job, hub)
+
+    # Monday 06:30 for the week before; a process that starts later in the week
+    # catches up at once (the (job, period) row keeps it to one run)
+    scheduler.add_job(ranking, "cron", day_of_week="mon", hour=6, minute=30, id="weekly-ranking",
+                      max_instances=1, coalesce=True, misfire_grace_time=6 * 86400)
+    scheduler.add_job(ranking, "date", id="weekly-ranking-catch-up",
+                      run_date=datetime.now(scheduler.timezone) + timedelta(seconds=60))
     for extra in app.get("scheduled_jobs", []):
         extra(scheduler, app)
     return scheduler

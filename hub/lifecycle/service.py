@@ -108,7 +108,7 @@ class CaseService:
             raise Conflict("someone else changed this case at the same time; reload")
         session.add(CaseEvent(case_id=case.id, at=now, actor=actor, action=action,
                               from_state=case.state, to_state=to_state,
-                              unit_id=values.get("unit_id", case.unit_id), note=note))
+                              unit_id=values.get("unit_id") or case.unit_id, note=note))
         session.flush()
         session.refresh(case)
         return case
@@ -175,7 +175,7 @@ class CaseService:
                           expected_version=expected_version, category=category)
 
     def merge(self, session: Session, case_id: int, into_id: int, actor: str,
-              expected_version: int | None = None) -> Case:
+              expected_version: int | None = None, now: datetime | None = None) -> Case:
         """合并: a duplicate follows the case it repeats."""
         if case_id == into_id:
             raise CaseError("a case cannot be merged into itself")
@@ -184,8 +184,8 @@ class CaseService:
             raise CaseError("merge into the original case, not into another duplicate")
         case = self.load(session, case_id)
         moved = self._move(session, case, "merge", actor, note=f"并入 {target.number}",
-                           expected_version=expected_version, merged_into_id=into_id)
-        session.add(CaseEvent(case_id=into_id, actor=actor, action="merge",
+                           expected_version=expected_version, merged_into_id=into_id, now=now)
+        session.add(CaseEvent(case_id=into_id, at=now or utcnow(), actor=actor, action="merge",
                               from_state=target.state, to_state=target.state,
                               note=f"合并重复件 {case.number}"))
         return moved
@@ -196,13 +196,15 @@ class CaseService:
             raise Forbidden("this case is not assigned to your unit")
 
     def sign(self, session: Session, case_id: int, actor: str, unit_id: int | None = None,
-             expected_version: int | None = None) -> Case:
+             expected_version: int | None = None, now: datetime | None = None) -> Case:
         case = self.load(session, case_id)
         self._own(case, unit_id)
-        return self._move(session, case, "sign", actor, expected_version=expected_version)
+        return self._move(session, case, "sign", actor, expected_version=expected_version,
+                          now=now)
 
     def return_case(self, session: Session, case_id: int, actor: str, reason: str,
-                    unit_id: int | None = None, expected_version: int | None = None) -> Case:
+                    unit_id: int | None = None, expected_version: int | None = None,
+                    now: datetime | None = None) -> Case:
         """退回: the unit says it was mis-routed; the reason is required and kept as a label."""
         if not reason or not reason.strip():
             raise CaseError("a return needs a reason (退回原因)")
@@ -213,7 +215,7 @@ class CaseService:
         session.add(RoutingLabel(case_id=case.id, text=_text(appeal), category=None,
                                  wrong_unit_code=wrong.code if wrong else None, origin="return"))
         return self._move(session, case, "return", actor, note=reason.strip(),
-                          expected_version=expected_version, unit_id=None,
+                          expected_version=expected_version, unit_id=None, now=now,
                           return_count=case.return_count + 1, deadline_at=None)
 
     def request_extension(self, session: Session, case_id: int, actor: str, reason: str,

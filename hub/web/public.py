@@ -167,3 +167,51 @@ async def evaluate(request: web.Request) -> web.StreamResponse:
             **context, "error": str(exc)}, status=exc.status)
     return aiohttp_jinja2.render_template("public/evaluate.html", request, {
         **context, "done": True, "number": result.case_number, "code": result.query_code})
+
+
+# -- published reports ------------------------------------------------------------------
+@routes.get("/reports")
+async def reports_index(request: web.Request) -> web.StreamResponse:
+    from hub.models import RankingReport
+
+    hub = _hub(request)
+
+    def load() -> list[dict[str, Any]]:
+        with hub.sessions() as s:
+            return [{"period": p, "at": at} for p, at in s.execute(
+                select(RankingReport.period, RankingReport.generated_at)
+                .order_by(RankingReport.generated_at.desc()).limit(200))]
+
+    return aiohttp_jinja2.render_template("public/reports.html", request,
+                                          {"reports": await hub.run(load)})
+
+
+@routes.get(r"/reports/{period:[0-9]{4}(-W[0-9]{2}|-Q[1-4]|-[0-9]{2})?}{ext:(\.csv|\.xlsx|\.json)?}")
+async def report(request: web.Request) -> web.StreamResponse:
+    from hub.ranking import publish
+    from hub.ranking.report import stored
+
+    hub = _hub(request)
+    label, ext = request.match_info["period"], request.match_info["ext"]
+
+    def load() -> dict[str, Any] | None:
+        with hub.sessions() as s:
+            return stored(s, label)
+
+    payload = await hub.run(load)
+    if payload is None:
+        raise web.HTTPNotFound(text="该期排行榜尚未发布", content_type="text/plain")
+    name = f"ranking-{label}{ext}"
+    if ext == ".csv":
+        return web.Response(body=publish.csv_bytes(payload), content_type="text/csv",
+                            charset="utf-8",
+                            headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    if ext == ".xlsx":
+        body = await hub.run(publish.xlsx_bytes, payload)
+        return web.Response(body=body, headers={
+            "Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "Content-Disposition": f'attachment; filename="{name}"'})
+    if ext == ".json":
+        return web.Response(body=publish.json_bytes(payload), content_type="application/json")
+    return web.Response(text=await hub.run(publish.render_html, payload),
+                        content_type="text/html")

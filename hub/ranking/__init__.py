@@ -1,0 +1,1 @@
+"""Unit rankings and published reports (周排名, 最难办事榜, 热点问题)."""
