@@ -47,10 +47,20 @@ class RawItem:
 class Connector:
     kind: ClassVar[str] = ""
 
-    def __init__(self, name: str, options: dict[str, Any], http: aiohttp.ClientSession) -> None:
+    def __init__(self, name: str, options: dict[str, Any],
+                 http: aiohttp.ClientSession | None) -> None:
+        from connectors.fetch import Fetcher
+
         self.name = name
         self.options = options
         self.http = http
+        self.fetcher = Fetcher(http, options) if http is not None else None
+
+    def option(self, key: str) -> Any:
+        """A required option; a missing one is a configuration error (Abort)."""
+        if key not in self.options:
+            raise Abort(f"source {self.name!r} needs the option {key!r} in sources.toml")
+        return self.options[key]
 
     def fetch(self, since: str | None) -> AsyncIterator[RawItem | BadItem]:
         raise NotImplementedError

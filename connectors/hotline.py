@@ -12,42 +12,25 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
-
-from connectors.base import Abort, BadItem, Connector, RawItem, RetryLater
+from connectors.base import Abort, BadItem, Connector, RawItem
 
 
 class HotlineConnector(Connector):
     kind = "hotline"
 
     async def _page(self, cursor: str | None) -> dict[str, Any]:
+        assert self.fetcher is not None
         params = {"limit": str(self.options.get("page_size", 100))}
         if cursor:
             params["cursor"] = cursor
-        headers = {}
-        if self.options.get("token"):
-            headers["Authorization"] = f"Bearer {self.options['token']}"
-        timeout = aiohttp.ClientTimeout(total=float(self.options.get("timeout_seconds", 20)))
-        max_bytes = int(self.options.get("max_response_bytes", 5 * 1024 * 1024))
+        page = await self.fetcher.get(self.option("url"), params)
         try:
-            async with self.http.get(self.options["url"], params=params, headers=headers,
-                                     timeout=timeout) as resp:
-                if resp.status in (429, 500, 502, 503, 504):
-                    raise RetryLater(f"HTTP {resp.status} from {self.options['url']}")
-                if resp.status in (401, 403, 404):
-                    raise Abort(f"HTTP {resp.status} from {self.options['url']}")
-                body = await resp.content.read(max_bytes + 1)
-                if len(body) > max_bytes:
-                    raise Abort(f"page larger than {max_bytes} bytes")
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            raise RetryLater(f"{type(exc).__name__}: {exc}") from None
-        try:
-            page = json.loads(body.decode("utf-8"))
+            data = json.loads(page.body.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise RetryLater(f"unreadable page: {exc}") from None
-        if not isinstance(page, dict) or not isinstance(page.get("items"), list):
+            raise Abort(f"unreadable page: {exc}") from None
+        if not isinstance(data, dict) or not isinstance(data.get("items"), list):
             raise Abort("the response has no 'items' list: has the API changed?")
-        return page
+        return data
 
     def parse(self, raw: bytes) -> dict[str, Any]:
         try:

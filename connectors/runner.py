@@ -8,19 +8,25 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
 
 from connectors.base import Abort, BadItem, Connector, RawItem, RetryLater
+from connectors.board import BoardConnector
 from connectors.hotline import HotlineConnector
+from connectors.newsapp import NewsAppConnector
+from connectors.rss import RssConnector
+from connectors.subplatform import SubPlatformConnector
 from hub.core import Hub
 from hub.db import transaction
 from hub.intake_schema import ItemError, validate_item
 from hub.models import Source, utcnow
 from hub.queue import enqueue, quarantine
 
-CONNECTORS: dict[str, type[Connector]] = {c.kind: c for c in (HotlineConnector,)}
+CONNECTORS: dict[str, type[Connector]] = {c.kind: c for c in (
+    HotlineConnector, NewsAppConnector, BoardConnector, RssConnector, SubPlatformConnector)}
 
 
 def make_connector(hub: Hub, name: str, http: aiohttp.ClientSession) -> Connector:
@@ -89,16 +95,35 @@ async def pull(hub: Hub, name: str, http: aiohttp.ClientSession,
         final = batch[-1].checkpoint if batch and error is None else None
         await hub.run(_commit, hub, source_id, batch, bad, final, stats)
 
-    def health() -> None:
+    def health() -> str | None:
         with transaction(hub.sessions) as s:
             src = s.get(Source, source_id)
             assert src is not None
+            now = utcnow()
             if error:
-                src.last_error_at, src.last_error = utcnow(), error
+                src.last_error_at, src.last_error = now, error
                 src.consecutive_failures += 1
+                src.paused_until = circuit_pause(src.consecutive_failures,
+                                                 hub.config.source(name).interval_seconds, now)
             else:
-                src.last_success_at, src.consecutive_failures = utcnow(), 0
+                src.last_success_at, src.consecutive_failures = now, 0
+                src.paused_until = None
+            return src.paused_until.isoformat() if src.paused_until else None
 
-    await hub.run(health)
-    return {**stats, "source": name, "error": error,
+    paused = await hub.run(health)
+    return {**stats, "source": name, "error": error, "paused_until": paused,
+            "retries": connector.fetcher.retried if connector.fetcher else 0,
             "seconds": round(time.perf_counter() - started, 2)}
+
+
+CIRCUIT_AFTER = 3  # consecutive failed pulls before a source is paused
+MAX_PAUSE = timedelta(hours=1)
+
+
+def circuit_pause(failures: int, interval_seconds: int, now: datetime) -> datetime | None:
+    """Open the circuit after CIRCUIT_AFTER failures: pause for the interval, doubling
+    with each further failure, at most an hour. Scheduled pulls skip a paused source."""
+    if failures < CIRCUIT_AFTER:
+        return None
+    base = timedelta(seconds=max(interval_seconds, 60))
+    return now + min(base * 2 ** (failures - CIRCUIT_AFTER), MAX_PAUSE)

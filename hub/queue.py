@@ -55,7 +55,19 @@ def enqueue(session: Session, source_id: int, items: list[AppealIn]) -> list[Enq
 
 def quarantine(session: Session, source_id: int, raw: bytes, reason: str,
                external_id: str | None = None) -> int:
-    """Keep an unparseable item with its raw bytes and the reason."""
+    """Keep an unparseable item with its raw bytes and the reason.
+
+    A page read again (after a crash or a retry) brings the same bad item again:
+    while the first copy waits for replay, the repeat is not stored twice.
+    """
+    same = select(QuarantinedItem.id).where(
+        QuarantinedItem.source_id == source_id, QuarantinedItem.replayed_at.is_(None),
+        QuarantinedItem.raw == raw,
+        QuarantinedItem.external_id.is_(None) if external_id is None
+        else QuarantinedItem.external_id == external_id)
+    existing = session.scalar(same.limit(1))
+    if existing is not None:
+        return existing
     item = QuarantinedItem(source_id=source_id, external_id=external_id, raw=raw,
                            reason=reason[:2000])
     session.add(item)

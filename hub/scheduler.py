@@ -118,6 +118,9 @@ def build_scheduler(app: web.Application) -> AsyncIOScheduler:
                       max_instances=1, coalesce=True, misfire_grace_time=6 * 86400)
     scheduler.add_job(ranking, "date", id="weekly-ranking-catch-up",
                       run_date=datetime.now(scheduler.timezone) + timedelta(seconds=60))
+    from connectors.schedule import add_pull_jobs
+
+    add_pull_jobs(scheduler, app)
     for extra in app.get("scheduled_jobs", []):
         extra(scheduler, app)
     return scheduler

@@ -33,6 +33,7 @@ class Settings:
     pipeline_enabled: bool = True
     session_hours: float = 8.0
     secure_cookies: bool = False
+    ledger_key: str | None = None  # lets the parent platform read this hub's ledger
     instance_name: str = field(default_factory=lambda: f"{os.uname().nodename}:{os.getpid()}")
 
     @property
@@ -87,5 +88,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         scheduler_enabled=_bool(env.get("HUB_SCHEDULER"), True),
         pipeline_enabled=_bool(env.get("HUB_PIPELINE"), True),
         session_hours=float(env.get("HUB_SESSION_HOURS", "8")),
+        ledger_key=env.get("HUB_LEDGER_KEY") or (
+            "dev-ledger-key" if env.get("HUB_ENV", "dev") == "dev" else None),
         secure_cookies=_bool(env.get("HUB_SECURE_COOKIES"), env.get("HUB_ENV") == "prod"),
     ).check()
