@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -258,3 +258,14 @@ class MisconductFinding(SQLModel, table=True):
     verified_at: datetime
     verified_by: str = Field(max_length=60)
     note: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class AppealBand(SQLModel, table=True):
+    """MinHash band keys of an appeal's text, to find near-duplicates from any
+    channel with an indexed lookup (see hub/dedupe.py)."""
+
+    __table_args__ = (Index("ix_appealband_key_at", "key", "received_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    key: int = Field(sa_column=Column(BigInteger, nullable=False))
+    appeal_id: int = Field(foreign_key="appeal.id", index=True)
+    received_at: datetime

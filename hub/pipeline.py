@@ -15,11 +15,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from classifiers.text import compose
 from hub.core import Hub
 from hub.db import transaction
+from hub.dedupe import find_originals, fingerprint
 from hub.lifecycle.service import CaseService, RouteDecision
-from hub.models import Appeal
+from hub.models import Appeal, Case, CaseEvent
 from hub.queue import claim, finish
 
 log = logging.getLogger(__name__)
@@ -56,21 +60,44 @@ class Pipeline:
         """One batch, synchronously (the CLI, tests and benchmarks call this)."""
         with transaction(self.hub.sessions) as s:
             appeals = claim(s, self.worker, self.batch_size, self.lease)
-            snapshot = [(a.id, a.title, a.body) for a in appeals]
+            snapshot = [(a.id, a.title, a.body, a.received_at) for a in appeals]
         if not snapshot:
             return BatchResult(0, 0)
-        decisions = self.router.route_many([compose(t, b) for _, t, b in snapshot])
+        decisions = self.router.route_many([compose(t, b) for _, t, b, _ in snapshot])
+        prints = {i: fingerprint(i, at, t, b) for i, t, b, at in snapshot}
         opened = 0
         with transaction(self.hub.sessions) as s:
-            held = set(finish(s, self.worker, [i for i, _, _ in snapshot]))
-            for (appeal_id, _t, _b), decision in zip(snapshot, decisions, strict=True):
+            held = set(finish(s, self.worker, [i for i, *_ in snapshot]))
+            originals = find_originals(s, [prints[i] for i in sorted(held)])
+            for (appeal_id, *_), decision in zip(snapshot, decisions, strict=True):
                 if appeal_id not in held:
                     continue
                 appeal = s.get(Appeal, appeal_id)
                 assert appeal is not None
-                self.cases.open_case(s, appeal, decision)
+                case = self.cases.open_case(s, appeal, decision)
+                if appeal_id in originals:
+                    self._link_duplicate(s, appeal, case, *originals[appeal_id])
                 opened += 1
         return BatchResult(len(snapshot), opened)
+
+    def _link_duplicate(self, s: Session, appeal: Appeal, case: Case, original_id: int,
+                        score: float) -> None:
+        """Point the appeal at its original and merge its case into the original's."""
+        appeal.duplicate_of_id = original_id
+        target = s.scalar(select(Case).where(Case.appeal_id == original_id))
+        for _ in range(10):  # follow a chain of merges to the surviving case
+            if target is None or target.state != "merged" or target.merged_into_id is None:
+                break
+            target = s.get(Case, target.merged_into_id)
+        if target is None or target.state in ("merged", "closed") or target.id == case.id:
+            s.add(CaseEvent(case_id=case.id, actor="dedupe", action="duplicate",
+                            from_state=case.state, to_state=case.state,
+                            note=f"与诉求 #{original_id} 重复 (相似度 {score:.2f})，原工单已办结"))
+            return
+        self.cases.merge(s, case.id, target.id, "dedupe")
+        s.add(CaseEvent(case_id=case.id, actor="dedupe", action="duplicate",
+                        from_state="merged", to_state="merged",
+                        note=f"跨渠道重复 (相似度 {score:.2f})，并入 {target.number}"))
 
     def drain(self) -> int:
         """Process until the queue is empty; returns how many cases were opened."""

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from hub.db import transaction
-from hub.intake_schema import validate_item
+from hub.intake_schema import AppealIn, validate_item
 from hub.models import Appeal, Case, utcnow
-from hub.pipeline import Pipeline
+from hub.pipeline import ManualTriage, Pipeline
 from hub.queue import claim, enqueue, finish
 
 
@@ -91,7 +91,41 @@ def test_pipeline_turns_every_appeal_into_one_case(hub, seed_model) -> None:  # 
     assert pipeline.drain() == 120
     assert count(hub, Case) == 120 and count(hub) == 120
     with hub.sessions() as s:
-        states = {c.state for c in s.scalars(select(Case))}
-        assert states <= {"assigned", "triage"}
+        states = [c.state for c in s.scalars(select(Case))]
+        assert set(states) <= {"assigned", "triage", "merged"}
+        # the 40 copies of the first (long) text are one matter: 39 merged into the first;
+        # the other two texts are too short to be judged duplicates
+        assert states.count("merged") == 39
         assert all(a.state == "done" for a in s.scalars(select(Appeal)))
     assert pipeline.drain() == 0
+
+
+def test_the_same_matter_from_two_channels_is_linked_once(hub, seed_model) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from hub.models import CaseEvent, utcnow
+
+    text = "A3区桂花路幸福小区已经停水三天了，自来水公司一直没有来修，老人孩子用水非常困难"
+    now = utcnow()
+    with transaction(hub.sessions) as s:
+        enqueue(s, hub.source_ids["hotline-push"], [item("h-1", text)])
+    pipeline = Pipeline(hub, ManualTriage())
+    pipeline.drain()
+    board_copy = text.replace("非常困难", "很困难") + "。请尽快处理！"
+    old = AppealIn(external_id="w-old", body="二十天前：" + text, title="旧的",
+                   received_at=now - timedelta(days=20))
+    with transaction(hub.sessions) as s:
+        other = item("w-2", "完全不同的事情：公园里的健身器材坏了很久没人修理，孩子玩耍有危险")
+        enqueue(s, hub.source_ids["web"], [item("w-1", board_copy), other, old])
+    pipeline.drain()
+    with hub.sessions() as s:
+        cases = {a.external_id: (a, c) for a, c in s.execute(
+            select(Appeal, Case).join(Case, Case.appeal_id == Appeal.id))}
+        original, dup = cases["h-1"], cases["w-1"]
+        assert dup[0].duplicate_of_id == original[0].id
+        assert dup[1].state == "merged" and dup[1].merged_into_id == original[1].id
+        assert cases["w-2"][1].state != "merged" and cases["w-2"][0].duplicate_of_id is None
+        assert cases["w-old"][0].duplicate_of_id is None  # outside the window: not linked
+        notes = list(s.scalars(select(CaseEvent.note).where(CaseEvent.case_id == dup[1].id,
+                                                            CaseEvent.action == "duplicate")))
+        assert notes and "跨渠道重复" in notes[0]
