@@ -1,17 +1,22 @@
-"""``hub demo``: a hub on SQLite with a simulated hotline feeding it.
+"""``hub demo``: a hub on SQLite with simulated channels feeding it.
 
-The simulated operators post appeals from the repo's seed corpus through the real
-intake API (with the development key), so a newcomer sees the whole path:
-API -> queue -> router -> case.
+Simulated operators post appeals from the repo's seed corpus through the real
+intake API (with the development key), and imitations of the 12345 work-order
+system, a news app, a GBK message board and an RSS feed (hub.simulate) are pulled
+by the real connectors on a schedule, so a newcomer sees the whole path:
+channel -> queue -> router -> case -> inbox.
 """
 
 from __future__ import annotations
 
 import asyncio
 import csv
+import json
 import logging
 import random
+import shutil
 import uuid
+from pathlib import Path
 
 import aiohttp
 from aiohttp import web
@@ -19,7 +24,8 @@ from aiohttp import web
 from classifiers.train import SEED_CORPUS
 from hub.app import create_app
 from hub.core import Hub
-from hub.settings import load_settings
+from hub.settings import Settings, load_settings
+from hub.simulate import Channels
 
 log = logging.getLogger(__name__)
 
@@ -75,26 +81,89 @@ def create_demo_users(hub: Hub) -> list[str]:
     return [u[0] for u in DEMO_USERS]
 
 
+def demo_config(settings: Settings, channels_base: str) -> Path:
+    """The city's config plus the imitation channels as pull sources (every 20 s)."""
+    from hub.settings import REPO_ROOT
+    from hub.simulate import board_options
+
+    folder = settings.var_dir / "demo-config"
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(REPO_ROOT / "config", folder)
+    sources = {
+        "demo-hotline": ("hotline", "12345热线工单系统(模拟)",
+                         {"url": f"{channels_base}/hotline/workorders"}),
+        "demo-newsapp": ("newsapp", "新闻客户端“有话请您说”(模拟)",
+                         {"url": f"{channels_base}/newsapp/posts"}),
+        "demo-board": ("board", "问政留言板(模拟, GBK)", board_options(channels_base)),
+        "demo-rss": ("rss", "政民互动RSS(模拟)", {"url": f"{channels_base}/rss.xml"}),
+    }
+    with (folder / "sources.toml").open("a", encoding="utf-8") as fh:
+        for name, (kind, title, options) in sources.items():
+            fh.write(f'\n[[sources]]\nname = "{name}"\nkind = "{kind}"\ntitle = "{title}"\n'
+                     "interval_seconds = 20\n")
+            for key, value in options.items():
+                fh.write(f"{key} = {json.dumps(value, ensure_ascii=False)}\n")
+    return folder
+
+
+async def grow(channels: Channels, rows: list[dict[str, str]], stop: asyncio.Event,
+               every: float = 15.0) -> None:
+    """New messages keep arriving on the imitated channels."""
+    from datetime import datetime
+
+    from hub.simulate import TZ, Message
+
+    next_id = 50_000
+    while not stop.is_set():
+        row = random.choice(rows)
+        channels.add(Message(id=next_id, title=row["留言主题"], body=row["留言详情"],
+                             at=datetime.now(TZ), votes=random.randint(0, 30)))
+        next_id += 1
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=every)
+        except TimeoutError:
+            pass
+
+
 def run_demo(port: int = 8080, rate: float = 0.5) -> int:
+    from datetime import datetime, timedelta
+
+    from hub.simulate import TZ, load_messages
+
     settings = load_settings().with_overrides(port=port)
+    channels_port = port + 1
+    channels = Channels(load_messages(SEED_CORPUS, limit=30,
+                                      start=datetime.now(TZ) - timedelta(days=2)))
+    settings = settings.with_overrides(
+        config_dir=demo_config(settings, f"http://127.0.0.1:{channels_port}"))
     app = create_app(settings)
     stop = asyncio.Event()
+    with SEED_CORPUS.open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
 
     async def start_sim(app: web.Application) -> None:
         await app["hub"].run(create_demo_users, app["hub"])
+        runner = web.AppRunner(channels.app(), access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", channels_port).start()
+        app["channels_runner"] = runner
         key = next(s.dev_api_key for s in app["hub"].config.sources if s.name == "hotline-push")
-        app["sim"] = asyncio.create_task(
-            simulate_hotline(f"http://127.0.0.1:{port}", key or "", rate, stop))
+        app["sim"] = [
+            asyncio.create_task(simulate_hotline(f"http://127.0.0.1:{port}", key or "", rate,
+                                                 stop)),
+            asyncio.create_task(grow(channels, rows, stop))]
 
     async def stop_sim(app: web.Application) -> None:
         stop.set()
-        await app["sim"]
+        await asyncio.gather(*app["sim"])
+        await app["channels_runner"].cleanup()
 
     app.on_startup.append(start_sim)
     app.on_shutdown.append(stop_sim)
     accounts = ", ".join(u[0] for u in DEMO_USERS)
     print(f"hub demo: inbox http://127.0.0.1:{port}/login  public http://127.0.0.1:{port}/\n"
           f"  staff accounts: {accounts} (password: {DEMO_PASSWORD})\n"
+          f"  channels imitated on http://127.0.0.1:{channels_port}/ and pulled every 20 s\n"
           f"  API: http://127.0.0.1:{port}/api/v1/openapi.json   Ctrl-C stops")
     web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
     return 0

@@ -7,21 +7,20 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp_jinja2
 from aiohttp import web
 from openpyxl import Workbook
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from hub.core import Hub
 from hub.db import transaction
 from hub.intake_schema import ItemError, validate_item
 from hub.lifecycle.service import CaseError, CaseService, new_query_code
 from hub.lifecycle.states import STATE_LABELS
-from hub.models import Appeal, QuarantinedItem, Source, Unit, User, utcnow
+from hub.models import QuarantinedItem, Source, Unit, User, utcnow
 from hub.privacy import mask_text
 from hub.web import SESSION_COOKIE, checked_form, require_staff
 from hub.web.access import allowed_actions
@@ -323,23 +322,11 @@ async def sources_page(request: web.Request) -> web.StreamResponse:
     hub = _hub(request)
 
     def load() -> dict[str, Any]:
-        since = utcnow() - timedelta(days=1)
+        from connectors.health import source_health
+
+        sources = source_health(hub)
         with hub.sessions() as s:
-            counts = dict(s.execute(select(Appeal.source_id, func.count())
-                                    .where(Appeal.created_at >= since)
-                                    .group_by(Appeal.source_id)).all())
-            queued = dict(s.execute(select(Appeal.source_id, func.count())
-                                    .where(Appeal.state != "done")
-                                    .group_by(Appeal.source_id)).all())
-            held = dict(s.execute(select(QuarantinedItem.source_id, func.count())
-                                  .where(QuarantinedItem.replayed_at.is_(None))
-                                  .group_by(QuarantinedItem.source_id)).all())
-            sources = []
-            for src in s.scalars(select(Source).order_by(Source.id)):
-                sources.append({**src.model_dump(), "last_error": mask_text(src.last_error or ""),
-                                "last_day": counts.get(src.id, 0), "queued": queued.get(src.id, 0),
-                                "quarantined": held.get(src.id, 0)})
-            names = {src["id"]: src["title"] for src in sources}
+            names = dict(s.execute(select(Source.id, Source.title)).all())
             items = [{"id": q.id, "created_at": q.created_at, "source": names.get(q.source_id),
                       "external_id": q.external_id, "reason": q.reason,
                       "replayed_at": q.replayed_at,
