@@ -76,6 +76,14 @@ class Router:
         self.threshold = float(model.meta.get("threshold", self.spec.triage_threshold)) \
             if model else self.spec.triage_threshold
         add_words([n for n, _ in self.gazetteer.names] + [u.name for u in config.units])
+        self.model_path: Path | None = None
+        self.model_mtime: float | None = None
+
+    def is_stale(self) -> bool:
+        """True once a retrain (in any process) replaced the model file."""
+        if self.model_path is None or not self.model_path.exists():
+            return False
+        return self.model_path.stat().st_mtime != self.model_mtime
 
     def unit_for(self, department: str, county: str | None) -> str:
         local = f"{county}-{department}" if county else None
@@ -123,7 +131,8 @@ def train_seed_model(path: Path) -> CategoryClassifier:
     texts, labels = labelled(SEED_CORPUS, Columns())
     data = build_training_set(texts, labels, Extras(), Columns())
     model = CategoryClassifier().fit(data)
-    model.meta.update(seed=True, threshold=0.3)
+    model.meta.update(seed=True, threshold=0.3,
+                      source={"file": str(SEED_CORPUS), "extras": False})
     model.save(path)
     return model
 
@@ -137,4 +146,7 @@ def load_router(hub: Hub) -> Router:
     except Exception:
         log.exception("cannot load the routing model %s; every case goes to triage", path)
         model = None
-    return Router(hub.config, model, set(hub.unit_ids))
+    router = Router(hub.config, model, set(hub.unit_ids))
+    router.model_path = path
+    router.model_mtime = path.stat().st_mtime if path.exists() else None
+    return router

@@ -97,6 +97,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     extras.unlabelled += [Path(p) for p in args.unlabelled or []]
     data = build_training_set(texts, labels, extras, cols)
     model, report = train(data, target_accuracy=args.target_accuracy)
+    # what the learning loop retrains from (classifiers/retrain.py)
+    model.meta["source"] = {"file": str(path.resolve()), "extras": not args.no_extras,
+                            "columns": {"title": cols.title, "body": cols.body,
+                                        "label": cols.label, "reply": cols.reply}}
     out = Path(args.out) if args.out else settings.resolved_model_path
     model.save(out)
     _print({"model": str(out), "data_hash": model.meta["data_hash"],
@@ -184,6 +188,18 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     except AuthError as exc:
         print(f"hub: {exc}", file=sys.stderr)
         return 2
+    finally:
+        hub.close()
+    return 0
+
+
+def cmd_retrain(args: argparse.Namespace) -> int:
+    from classifiers.retrain import retrain
+    from hub.core import Hub
+
+    hub = Hub.open(load_settings())
+    try:
+        _print(retrain(hub))
     finally:
         hub.close()
     return 0
@@ -306,6 +322,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--password", help="else HUB_USER_PASSWORD, else asked for")
     p.set_defaults(fn=cmd_user_add)
 
+    sub.add_parser("retrain", help="retrain the router with dispatchers' corrections; keep it "
+                   "only if it scores at least as well on held-back corrections").set_defaults(
+        fn=cmd_retrain)
     p = sub.add_parser("rank", help="rank units for a period and write the reports")
     p.add_argument("--period", required=True, help="2026-W47, 2026-11, 2026-Q4 or 2026")
     p.add_argument("--out", help="folder for HTML, CSV, XLSX and JSON")

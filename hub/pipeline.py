@@ -58,6 +58,11 @@ class Pipeline:
 
     def run_once(self) -> BatchResult:
         """One batch, synchronously (the CLI, tests and benchmarks call this)."""
+        if getattr(self.router, "is_stale", lambda: False)():
+            from classifiers.router import load_router
+
+            log.info("the routing model changed on disk; reloading it")
+            self.router = load_router(self.hub)
         with transaction(self.hub.sessions) as s:
             appeals = claim(s, self.worker, self.batch_size, self.lease)
             snapshot = [(a.id, a.title, a.body, a.received_at) for a in appeals]

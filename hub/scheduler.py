@@ -118,6 +118,23 @@ def build_scheduler(app: web.Application) -> AsyncIOScheduler:
                       max_instances=1, coalesce=True, misfire_grace_time=6 * 86400)
     scheduler.add_job(ranking, "date", id="weekly-ranking-catch-up",
                       run_date=datetime.now(scheduler.timezone) + timedelta(seconds=60))
+    def retrain_job() -> dict[str, Any] | None:
+        from zoneinfo import ZoneInfo
+
+        from classifiers.retrain import retrain
+        from hub.ranking.period import period_containing
+
+        tz = ZoneInfo(hub.config.deadlines.timezone)
+        week = period_containing(datetime.now(tz).date(), "week", tz).label
+        return run_once_per_period(hub, "router-retrain", week, lambda _s: retrain(hub))
+
+    async def retrain_async() -> None:
+        await hub.run(retrain_job)
+
+    # Sunday night: the week's corrections go into a candidate model (kept only if
+    # it does at least as well on held-back corrections); pipelines reload it
+    scheduler.add_job(retrain_async, "cron", day_of_week="sun", hour=2, id="router-retrain",
+                      max_instances=1, coalesce=True, misfire_grace_time=3 * 86400)
     from connectors.schedule import add_pull_jobs
 
     add_pull_jobs(scheduler, app)
