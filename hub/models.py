@@ -94,6 +94,8 @@ class Case(SQLModel, table=True):
     __table_args__ = (
         Index("ix_work_order_unit_state", "unit_id", "state"),
         Index("ix_work_order_state_deadline", "state", "deadline_at"),
+        Index("ix_work_order_deadline", "deadline_at", "id"),
+        Index("ix_work_order_unit_id", "unit_id", "id"),
     )
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(max_length=24, unique=True)

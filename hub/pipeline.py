@@ -12,10 +12,10 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Protocol
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from classifiers.text import compose
@@ -38,6 +38,17 @@ class ManualTriage:
 
     def route_many(self, texts: list[str]) -> list[RouteDecision]:
         return [RouteDecision(None, None, None, 0.0, True, []) for _ in texts]
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    """What the pipeline needs of a claimed appeal, read inside the claim transaction."""
+
+    id: int
+    title: str
+    body: str
+    received_at: datetime
+    raw: Any
 
 
 @dataclass
@@ -65,30 +76,29 @@ class Pipeline:
             self.router = load_router(self.hub)
         with transaction(self.hub.sessions) as s:
             appeals = claim(s, self.worker, self.batch_size, self.lease)
-            snapshot = [(a.id, a.title, a.body, a.received_at) for a in appeals]
+            snapshot = [_Claimed(a.id, a.title, a.body, a.received_at, a.raw) for a in appeals]
         if not snapshot:
             return BatchResult(0, 0)
-        decisions = self.router.route_many([compose(t, b) for _, t, b, _ in snapshot])
-        prints = {i: fingerprint(i, at, t, b) for i, t, b, at in snapshot}
-        opened = 0
+        decisions = self.router.route_many([compose(a.title, a.body) for a in snapshot])
+        prints = {a.id: fingerprint(a.id, a.received_at, a.title, a.body) for a in snapshot}
         with transaction(self.hub.sessions) as s:
-            held = set(finish(s, self.worker, [i for i, *_ in snapshot]))
+            held = set(finish(s, self.worker, [a.id for a in snapshot]))
             originals = find_originals(s, [prints[i] for i in sorted(held)])
-            for (appeal_id, *_), decision in zip(snapshot, decisions, strict=True):
-                if appeal_id not in held:
-                    continue
-                appeal = s.get(Appeal, appeal_id)
-                assert appeal is not None
-                case = self.cases.open_case(s, appeal, decision)
-                if appeal_id in originals:
-                    self._link_duplicate(s, appeal, case, *originals[appeal_id])
-                opened += 1
+            batch = [(a, d) for a, d in zip(snapshot, decisions, strict=True) if a.id in held]
+            case_ids = self.cases.open_cases(s, batch)
+            for (appeal, _), case_id in zip(batch, case_ids, strict=True):
+                if appeal.id in originals:
+                    case = s.get(Case, case_id)
+                    assert case is not None
+                    self._link_duplicate(s, appeal.id, case, *originals[appeal.id])
+            opened = len(case_ids)
         return BatchResult(len(snapshot), opened)
 
-    def _link_duplicate(self, s: Session, appeal: Appeal, case: Case, original_id: int,
+    def _link_duplicate(self, s: Session, appeal_id: int, case: Case, original_id: int,
                         score: float) -> None:
         """Point the appeal at its original and merge its case into the original's."""
-        appeal.duplicate_of_id = original_id
+        s.execute(update(Appeal).where(Appeal.id == appeal_id)
+                  .values(duplicate_of_id=original_id))
         target = s.scalar(select(Case).where(Case.appeal_id == original_id))
         for _ in range(10):  # follow a chain of merges to the surviving case
             if target is None or target.state != "merged" or target.merged_into_id is None:

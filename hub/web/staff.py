@@ -35,7 +35,16 @@ from hub.web.auth import (
     end_session,
     start_session,
 )
-from hub.web.queries import SORTS, VIEWS, Filters, case_detail, count_cases, export_rows, list_cases
+from hub.web.queries import (
+    COUNT_CAP,
+    SORTS,
+    VIEWS,
+    Filters,
+    case_detail,
+    count_cases,
+    export_rows,
+    list_cases,
+)
 
 routes = web.RouteTableDef()
 DESK_SOURCE = "hotline-desk"
@@ -143,6 +152,7 @@ async def inbox(request: web.Request) -> web.StreamResponse:
     rows, more, total = await hub.run(load)
     return aiohttp_jinja2.render_template("inbox.html", request, {
         **_choices(hub), "filters": filters, "rows": rows, "more": more, "total": total,
+        "count_cap": COUNT_CAP,
         "bulk": staff.role == "dispatcher"})
 
 
