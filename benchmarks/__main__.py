@@ -136,12 +136,16 @@ def main() -> int:
         from benchmarks.router import bench_router
 
         rows += bench_router()
-    width = max(len(r[0]) for r in rows)
-    print(f"{'benchmark':<{width}}  {'result':>22}  target")
-    print("-" * (width + 40))
-    for name, result, target in rows:
-        print(f"{name:<{width}}  {result:>22}  {target}")
+    print_table(rows)
     return 0
+
+
+def print_table(rows: list[tuple[str, str, str]]) -> None:
+    width = max(len(r[0]) for r in rows)
+    print(f"{'benchmark':<{width}}  {'result':>30}  target")
+    print("-" * (width + 48))
+    for name, result, target in rows:
+        print(f"{name:<{width}}  {result:>30}  {target}")
 
 
 if __name__ == "__main__":

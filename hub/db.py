@@ -47,9 +47,13 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _sqlite_begin_immediate(conn: Any) -> None:
-    # Take the write lock at BEGIN: two writers then queue on busy_timeout
-    # instead of failing when a read transaction tries to upgrade.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # A write transaction (see ``transaction``) takes the write lock at BEGIN, so
+    # two writers queue on busy_timeout instead of failing when one upgrades.
+    # Reads begin deferred: in WAL mode they never wait for a writer or each other.
+    if conn.get_execution_options().get("sqlite_write"):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        conn.exec_driver_sql("BEGIN")
 
 
 def is_postgres(engine_or_session: Engine | Session) -> bool:
@@ -82,8 +86,13 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One transaction per use case: commit on success, roll back on any error."""
+    """One transaction per use case: commit on success, roll back on any error.
+
+    On SQLite it is a write transaction from its first statement (BEGIN IMMEDIATE).
+    """
     with factory() as session, session.begin():
+        if session.get_bind().dialect.name == "sqlite":
+            session.connection(execution_options={"sqlite_write": True})
         yield session
 
 

@@ -1,0 +1,219 @@
+"""Lifecycle, ranking and inbox benchmarks over a large database (default 1,000,000
+cases), on SQLite and PostgreSQL. Each measured step runs in its own process so
+its peak memory is its own.
+
+    python -m benchmarks.lifecycle [--cases 1000000] [--only sqlite|postgresql]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from benchmarks.util import free_port, wait_for_port
+
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
+Row = tuple[str, str, str]
+
+
+def _hub(url: str, folder: str) -> Any:
+    from hub.core import Hub
+    from hub.settings import Settings
+
+    return Hub.open(Settings(env="test", database_url=url, var_dir=Path(folder),
+                             scheduler_enabled=False, pipeline_enabled=False))
+
+
+def step(name: str, url: str, folder: str) -> dict[str, Any]:
+    """One measurement, in this (fresh) process."""
+    hub = _hub(url, folder)
+    t0 = time.perf_counter()
+    out: dict[str, Any] = {}
+    try:
+        if name == "deadline":
+            from hub.db import transaction
+            from hub.lifecycle.calendar import WorkCalendar
+            from hub.lifecycle.deadlines import check_deadlines
+
+            with transaction(hub.sessions) as s:
+                out = check_deadlines(s, hub.config.deadlines,
+                                      WorkCalendar(hub.config.deadlines), now=NOW)
+        elif name == "transitions":
+            from sqlalchemy import select
+
+            from hub.db import transaction
+            from hub.lifecycle.service import CaseService
+            from hub.models import Case
+
+            svc = CaseService(hub.config, hub.unit_ids)
+            with hub.sessions() as s:
+                ids = list(s.scalars(select(Case.id).where(Case.state == "assigned")
+                                     .limit(1000)))
+            t0 = time.perf_counter()
+            for case_id in ids:
+                with transaction(hub.sessions) as s:
+                    svc.sign(s, case_id, "bench")
+                with transaction(hub.sessions) as s:
+                    svc.reply(s, case_id, "bench", "已办理完毕，感谢您的监督。")
+            out = {"transitions": 2 * len(ids)}
+        elif name in ("rank-week", "rank-year"):
+            from hub.lifecycle.calendar import WorkCalendar
+            from hub.ranking.period import parse_period
+            from hub.ranking.report import build_report
+
+            calendar = WorkCalendar(hub.config.deadlines)
+            period = parse_period("2026-W46" if name == "rank-week" else "2026", calendar.tz)
+            with hub.sessions() as s:
+                report = build_report(s, hub.config, period, calendar,
+                                      with_hot_issues=name == "rank-week")
+            out = {"ranked": sum(1 for e in report["entries"] if e["rank"]),
+                   "hot_issues": len(report["hot_issues"])}
+    finally:
+        hub.close()
+    out["seconds"] = round(time.perf_counter() - t0, 2)
+    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return out
+
+
+def run_step(name: str, url: str, folder: str) -> dict[str, Any]:
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.lifecycle", "--step", name,
+                           "--url", url, "--folder", folder], capture_output=True, text=True,
+                          check=False)
+    if proc.returncode:
+        raise RuntimeError(proc.stderr[-2000:])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+async def _latencies(port: int, paths: list[str], user: str, seconds: float,
+                     clients: int = 20, think: float = 1.0) -> list[float]:
+    """``clients`` users each asking for a page, reading it for ``think`` seconds
+    (randomised ±50%), and asking again: an office, not a load test."""
+    timings: list[float] = []
+    stop = time.monotonic() + seconds
+
+    async def client() -> None:
+        jar = aiohttp.CookieJar(unsafe=True)
+        async with aiohttp.ClientSession(cookie_jar=jar) as http:
+            async with http.post(f"http://127.0.0.1:{port}/api/v1/staff/login",
+                                 json={"username": user, "password": "benchmark-password"}
+                                 ) as resp:
+                assert resp.status == 200, await resp.text()
+            rng = random.Random()
+            while time.monotonic() < stop:
+                path = rng.choice(paths)
+                t0 = time.perf_counter()
+                async with http.get(f"http://127.0.0.1:{port}{path}") as resp:
+                    await resp.read()
+                    assert resp.status == 200, (path, resp.status)
+                timings.append((time.perf_counter() - t0) * 1000)
+                await asyncio.sleep(think * rng.uniform(0.5, 1.5))
+
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return timings
+
+
+def inbox(url: str, folder: str, cases: int, seconds: float) -> list[Row]:
+    from hub.db import transaction
+    from hub.web.auth import add_user
+
+    hub = _hub(url, folder)
+    with transaction(hub.sessions) as s:
+        add_user(s, "bench-disp", "benchmark-password", "dispatcher")
+        add_user(s, "bench-unit", "benchmark-password", "unit", unit_code="zhujian")
+    hub.close()
+    port = free_port()
+    env = {**os.environ, "HUB_DATABASE_URL": url, "HUB_VAR_DIR": folder, "HUB_PORT": str(port),
+           "HUB_SCHEDULER": "0", "HUB_PIPELINE": "0", "HUB_ENV": "dev"}
+    server = subprocess.Popen([sys.executable, "-m", "hub.cli", "serve"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rows: list[Row] = []
+    try:
+        wait_for_port(port, 120)
+        rng = random.Random(3)
+        kind = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
+        lists = ["/inbox", "/inbox?view=triage", "/inbox?sort=deadline", "/inbox?page=3",
+                 "/inbox?view=late", "/inbox?state=signed"]
+        case_pages = [f"/cases/{rng.randint(1, cases)}" for _ in range(200)]
+        searches = ["/inbox?q=" + q for q in ("停水", "噪音", "物业", "拖欠工资", "路灯")]
+        for label, user, paths in (("inbox list, dispatcher", "bench-disp", lists),
+                                   ("inbox list, unit staff", "bench-unit",
+                                    ["/inbox", "/inbox?view=mine"]),
+                                   ("case page", "bench-disp", case_pages),
+                                   ("search", "bench-disp", searches)):
+            t = asyncio.run(_latencies(port, paths, user, seconds))
+            t.sort()
+            rows.append((f"{label} ({kind}, {cases:,} cases, 20 users, 1 s think)",
+                         f"p50 {statistics.median(t):.0f} ms, p99 {t[int(0.99 * len(t))]:.0f} ms",
+                         "p99 <= 100 ms"))
+    finally:
+        server.terminate()
+        server.wait(10)
+    return rows
+
+
+def bench(kind: str, cases: int, pg: str, seconds: float) -> list[Row]:
+    from benchmarks.__main__ import fresh_database
+    from benchmarks.bigdb import populate
+    from benchmarks.router import distinct_texts
+
+    folder = tempfile.mkdtemp(prefix=f"hub-big-{kind}-")
+    url = fresh_database(kind, pg, Path(folder))
+    hub = _hub(url, folder)
+    made = populate(hub, cases, distinct_texts(7000))
+    hub.close()
+    name = "PostgreSQL" if kind == "postgresql" else "SQLite"
+    rows: list[Row] = [(f"generate {cases:,} cases ({name})",
+                        f"{made['seconds']} s, {made['events']:,} events", "")]
+    for label, key, target in (("deadline job", "deadline", ""),
+                               ("ranking a week", "rank-week", ""),
+                               ("ranking a year", "rank-year", "")):
+        r = run_step(key, url, folder)
+        rows.append((f"{label} over {cases:,} cases ({name})",
+                     f"{r['seconds']} s, {r['peak_rss_mb']} MiB", target))
+    r = run_step("transitions", url, folder)
+    rows.append((f"state transitions ({name}, one transaction each)",
+                 f"{r['transitions'] / r['seconds']:,.0f}/s", ""))
+    rows += inbox(url, folder, cases, seconds)
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cases", type=int, default=1_000_000)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--only", choices=["sqlite", "postgresql"])
+    parser.add_argument("--pg", default=os.environ.get("HUB_TEST_PG_URL", DEFAULT_PG))
+    parser.add_argument("--step")
+    parser.add_argument("--url")
+    parser.add_argument("--folder")
+    args = parser.parse_args()
+    if args.step:
+        print(json.dumps(step(args.step, args.url, args.folder)))
+        return 0
+    rows: list[Row] = []
+    for kind in ("sqlite", "postgresql"):
+        if not args.only or args.only == kind:
+            rows += bench(kind, args.cases, args.pg, args.seconds)
+    from benchmarks.__main__ import print_table
+
+    print_table(rows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
