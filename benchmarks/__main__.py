@@ -136,6 +136,9 @@ def main() -> int:
         from benchmarks.router import bench_router
 
         rows += bench_router()
+        connectors = subprocess.run([sys.executable, "-m", "benchmarks.connectors"],
+                                    capture_output=True, text=True, check=False)
+        print(connectors.stdout)
     print_table(rows)
     return 0
 

@@ -44,6 +44,30 @@ def bench_router() -> list[Row]:
         ("router: single appeal p50 / p99",
          f"{statistics.median(single):.1f} / {single[int(len(single) * .99) - 1]:.1f} ms", ""),
         bench_pipeline(folder, path),
+        *bench_cross_validation(),
+    ]
+
+
+def bench_cross_validation() -> list[Row]:
+    """5-fold CV on the shared labelled file with everything beside it (as `hub train`),
+    and the time to train the full model. Skipped when the shared data is absent."""
+    from classifiers.train import Extras, build_training_set, train
+
+    labelled_file = Path(__file__).resolve().parents[2] / "shared" / "data" / "labelled_train.csv"
+    if not labelled_file.exists():
+        return [("router: 5-fold CV on labelled_train.csv", "skipped: no shared data", "")]
+    texts, labels = labelled(labelled_file, Columns())
+    data = build_training_set(texts, labels, Extras.beside(labelled_file), Columns())
+    t0 = time.perf_counter()
+    _, report = train(data)
+    seconds = time.perf_counter() - t0
+    return [
+        ("router: 5-fold CV macro-F1 / accuracy (labelled_train.csv)",
+         f"{report['macro_f1']:.3f} / {report['accuracy']:.3f}", "macro-F1 >= 0.85"),
+        ("router: auto-routed share at its accuracy",
+         f"{report['auto_routed_share']:.0%} at {report['auto_routed_accuracy']:.0%}",
+         "threshold for >= 90%"),
+        ("router: CV + training on all data", f"{seconds:.0f} s", ""),
     ]
 
 

@@ -72,11 +72,13 @@ class Channels:
 
     def __init__(self, messages: list[Message], board_encoding: str = "gbk") -> None:
         self.messages = messages
+        self.by_id = {m.id: m for m in messages}
         self.faults = Faults()
         self.board_encoding = board_encoding
 
     def add(self, message: Message) -> None:
         self.messages.append(message)
+        self.by_id[message.id] = message
 
     @web.middleware
     async def _faults(self, request: web.Request, handler):  # type: ignore[no-untyped-def]
@@ -136,8 +138,9 @@ class Channels:
 
     async def board_list(self, request: web.Request) -> web.Response:
         page_no = max(1, int(request.query.get("page", "1")))
-        newest = list(reversed(self.messages))
-        page = newest[(page_no - 1) * PAGE:page_no * PAGE]
+        total = len(self.messages)
+        hi, lo = total - (page_no - 1) * PAGE, max(0, total - page_no * PAGE)
+        page = list(reversed(self.messages[lo:max(hi, 0)]))
         if self.faults.layout_changed:
             rows = "".join(f"<div class='card'>{html.escape(m.title)}</div>" for m in page)
         else:
@@ -146,13 +149,13 @@ class Channels:
                 f"</a><span class='time'>{m.at:%Y年%m月%d日 %H:%M}</span>"
                 f"<span class='votes'>{m.votes}人赞同</span></li>" for m in page)
         nxt = (f"<a class='next' href='list?page={page_no + 1}'>下一页</a>"
-               if page_no * PAGE < len(newest) else "")
+               if page_no * PAGE < total else "")
         return self._encode(f"<html><head><meta charset='{{charset}}'><title>问政留言板</title>"
                             f"</head><body><ul class='messages'>{rows}</ul>{nxt}</body></html>")
 
     async def board_detail(self, request: web.Request) -> web.Response:
         wanted = int(request.match_info["id"])
-        msg = next((m for m in self.messages if m.id == wanted), None)
+        msg = self.by_id.get(wanted)
         if msg is None:
             raise web.HTTPNotFound()
         reply = f"<div class='reply'>{html.escape(msg.reply)}</div>" if msg.reply else ""

@@ -122,3 +122,22 @@ async def test_roles_do_their_jobs_in_a_browser(server: Any, browser: Any) -> No
     adm = await _login(browser, base, "adm")
     await adm.click("text=渠道状态")
     assert "12345热线(坐席登记)" in (await adm.text_content("#sources") or "")
+
+
+async def test_published_report_renders_in_the_browser(server: Any, browser: Any) -> None:
+    from hub.ranking.service import rank
+    from tests.test_ranking import week
+
+    hub = server.app["hub"]
+    await hub.run(week, hub)
+    await hub.run(rank, hub, "2026-W40")
+    base = str(server.make_url("")).rstrip("/")
+    page = await (await browser.new_context()).new_page()
+    await page.goto(f"{base}/reports")
+    await page.click("text=2026-W40")
+    await page.wait_for_selector("svg rect")
+    bars = await page.locator("svg rect").count()
+    assert bars == 2  # the two units with enough cases to rank
+    assert await page.locator("h2", has_text="最难办事榜").count() == 1
+    box = await page.locator("svg").bounding_box()
+    assert box and box["width"] > 100 and box["height"] > 10

@@ -54,3 +54,20 @@ async def test_lookup_reply_and_rate_unsatisfied_reopens(client) -> None:  # typ
     bad = await client.post(f"/api/v1/cases/{number}/rating", json={"code": code,
                                                                       "grade": "很好"})
     assert bad.status == 400
+
+
+async def test_unit_evaluation_by_api(client) -> None:  # type: ignore[no-untyped-def]
+    ok = {"responsibility": "满意", "efficiency": "基本满意", "conduct": "满意",
+          "comment": "办事窗口人少排队久"}
+    resp = await client.post("/api/v1/units/renshe/evaluations", json=ok)
+    assert resp.status == 201
+    body = await resp.json()
+    assert body["case_number"] and len(body["query_code"]) == 6
+    view = await client.get(f"/api/v1/cases/{body['case_number']}?code={body['query_code']}")
+    assert (await view.json())["state"] == "assigned"
+    bad = await client.post("/api/v1/units/renshe/evaluations", json={**ok, "conduct": "好"})
+    assert bad.status == 400
+    missing = await client.post("/api/v1/units/nobody/evaluations", json=ok)
+    assert missing.status == 400
+    spec = await (await client.get("/api/v1/openapi.json")).json()
+    assert "/api/v1/units/{unit}/evaluations" in spec["paths"]

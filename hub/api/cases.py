@@ -102,3 +102,51 @@ register_paths({
                       "404": {"description": "wrong number or code"},
                       "409": {"description": "nothing to rate, or already rated"}}}},
 })
+
+
+@routes.post("/api/v1/units/{unit}/evaluations")
+async def evaluate_unit_json(request: web.Request) -> web.Response:
+    """扫码评议 by API (e.g. a hall's tablet): the same rules as the QR page."""
+    from hub.lifecycle.evaluations import SOURCE_NAME, client_fingerprint, evaluate_unit
+
+    hub: Hub = request.app["hub"]
+    try:
+        body = await request.json()
+    except ValueError:
+        raise ApiError(400, "invalid_json", "send a JSON object") from None
+    if not isinstance(body, dict):
+        raise ApiError(422, "invalid_body", "send a JSON object")
+    grades = {k: body.get(k) for k in ("responsibility", "efficiency", "conduct")}
+    comment = body.get("comment")
+    if comment is not None and (not isinstance(comment, str) or len(comment) > 2000):
+        raise ApiError(422, "too_long", "comment must be a string of at most 2000 characters")
+    client = client_fingerprint(hub.settings.secret_key, request.remote or "",
+                                request.headers.get("User-Agent", ""))
+    svc = _service(request)
+
+    def run() -> dict[str, Any]:
+        with transaction(hub.sessions) as s:
+            result = evaluate_unit(s, svc, hub.source_ids[SOURCE_NAME],
+                                   request.match_info["unit"], grades,  # type: ignore[arg-type]
+                                   comment, client)
+            return {"evaluation_id": result.evaluation_id, "case_number": result.case_number,
+                    "query_code": result.query_code}
+
+    try:
+        return web.json_response(await hub.run(run), status=201)
+    except CaseError as exc:
+        raise ApiError(exc.status, exc.code, str(exc)) from None
+
+
+_GRADE = {"type": "string", "enum": ["满意", "基本满意", "不满意"]}
+register_paths({"/api/v1/units/{unit}/evaluations": {"post": {
+    "summary": "Evaluate a unit (扫码评议); 基本满意/不满意 opens a case answered via a query code",
+    "parameters": [{"name": "unit", "in": "path", "required": True,
+                    "schema": {"type": "string"}}],
+    "requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "required": ["responsibility", "efficiency", "conduct"],
+        "properties": {"responsibility": _GRADE, "efficiency": _GRADE, "conduct": _GRADE,
+                       "comment": {"type": "string", "maxLength": 2000}}}}}},
+    "responses": {"201": {"description": "{evaluation_id, case_number, query_code}"},
+                  "400": {"description": "a grade is missing or unknown, or no such unit"},
+                  "429": {"description": "too many evaluations from this device today"}}}}})
