@@ -297,3 +297,35 @@ async def test_a_pull_killed_midway_then_rerun_queues_everything_once(
         assert _count(hub, "board-test") == (N, N)
     finally:
         hub.close()
+
+
+async def test_scheduled_pulls_run_in_one_process_and_skip_paused_sources(
+        channels: Any, settings: Settings, tmp_path: Path) -> None:
+    from connectors.schedule import scheduled_pull
+    from hub.models import utcnow
+    from hub.scheduler import acquire_lease, release_lease
+
+    sim, base = channels
+    hub = hub_with_source(settings, tmp_path, "rss", source_options("rss", base))
+    other = Hub.open(hub.settings.with_overrides(instance_name="other-process"),
+                     prepare=False)
+    try:
+        async with aiohttp.ClientSession() as http:
+            app = {"hub": hub, "http": http}
+            assert acquire_lease(other, "pull:rss-test", timedelta(minutes=5))
+            assert await scheduled_pull(app, "rss-test") is None  # type: ignore[arg-type]
+            assert _count(hub, "rss-test") == (0, 0)
+            release_lease(other, "pull:rss-test")
+            done = await scheduled_pull(app, "rss-test")  # type: ignore[arg-type]
+            assert done is not None and done["new"] == N
+            with hub.sessions() as s:
+                s.execute(Source.__table__.update().values(
+                    paused_until=utcnow() + timedelta(minutes=10)))
+                s.commit()
+            sim.add(Message(id=9500, title="新", body="A1区某路口红绿灯坏了",
+                            at=sim.messages[-1].at + timedelta(hours=1)))
+            assert await scheduled_pull(app, "rss-test") is None  # type: ignore[arg-type]
+            assert _count(hub, "rss-test")[0] == N
+    finally:
+        other.close()
+        hub.close()
