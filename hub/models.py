@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -96,6 +96,10 @@ class Case(SQLModel, table=True):
         Index("ix_work_order_state_deadline", "state", "deadline_at"),
         Index("ix_work_order_deadline", "deadline_at", "id"),
         Index("ix_work_order_unit_id", "unit_id", "id"),
+        # open work by deadline: the inbox's 待办理/临期 views and the deadline check
+        Index("ix_work_order_open_deadline", "deadline_at",
+              sqlite_where=text("state IN ('assigned', 'signed', 'reopened')"),
+              postgresql_where=text("state IN ('assigned', 'signed', 'reopened')")),
     )
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(max_length=24, unique=True)

@@ -7,11 +7,11 @@ exports is exactly what they were looking at.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from hub.lifecycle.calendar import WorkCalendar
@@ -30,6 +30,7 @@ VIEWS = {
 }
 SORTS = {"newest": "最新", "deadline": "按期限", "oldest": "最早"}
 COUNT_CAP = 1_000  # beyond this the page says "1000+": counting a million rows is slow
+SEARCH_COUNT_CAP = 100
 DUE_LABELS = {"ok": "正常", "due_soon": "临期", "overdue": "超期"}
 PAGE_SIZE = 50
 MAX_EXPORT = 50_000
@@ -46,11 +47,14 @@ class Filters:
     q: str = ""
     sort: str = "newest"
     page: int = 1
+    sort_chosen: bool = field(default=False, compare=False)
 
     @classmethod
     def from_query(cls, query: Mapping[str, str]) -> Filters:
         values: dict[str, Any] = {}
         for f in fields(cls):
+            if f.name == "sort_chosen":
+                continue
             raw = (query.get(f.name) or "").strip()[:100]
             if not raw:
                 continue
@@ -58,6 +62,7 @@ class Filters:
                 values["page"] = max(1, int(raw)) if raw.isdigit() else 1
             else:
                 values[f.name] = raw
+        values["sort_chosen"] = "sort" in values
         filters = cls(**values)
         if filters.view not in VIEWS:
             filters = cls(**{**values, "view": "all"})
@@ -65,8 +70,16 @@ class Filters:
             filters = cls(**{**values, "view": filters.view, "sort": "newest"})
         return filters
 
+    @property
+    def effective_sort(self) -> str:
+        """Open work is read soonest-deadline first unless the user chose otherwise."""
+        if not self.sort_chosen and self.view in ("mine", "late"):
+            return "deadline"
+        return self.sort
+
     def as_query(self, **changes: Any) -> dict[str, str]:
-        merged = {f.name: getattr(self, f.name) for f in fields(self)} | changes
+        merged = {f.name: getattr(self, f.name) for f in fields(self)
+                  if f.name != "sort_chosen"} | changes
         return {k: str(v) for k, v in merged.items() if v not in ("", None)
                 and not (k == "page" and v == 1)}
 
@@ -75,23 +88,26 @@ def _like(term: str) -> str:
     return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _filtered(staff: Staff, f: Filters) -> Select[Any]:
-    query = (select(Case, Appeal.title, Appeal.received_at, Source.title.label("channel"),
-                    Unit.name.label("unit_name"))
-             .join(Appeal, Appeal.id == Case.appeal_id)
-             .join(Source, Source.id == Appeal.source_id)
-             .outerjoin(Unit, Unit.id == Case.unit_id))
+OPEN = ("assigned", "signed", "reopened")
+# Written out, not bound: SQLite uses a partial index only when the query's WHERE
+# repeats the index's predicate literally (ix_work_order_open_deadline).
+OPEN_WORK = text("work_order.state IN ('assigned', 'signed', 'reopened')")
+
+
+def _conditions(staff: Staff, f: Filters, query: Select[Any], joined: bool) -> Select[Any]:
+    """The filters as WHERE clauses; ``joined`` says whether Appeal, Source and Unit are
+    already in the query (the page) or must be joined only when a filter needs them
+    (the count, which should touch as little as possible)."""
     query = scoped(query, staff)
     if f.view == "triage":
         query = query.where(Case.state.in_(("triage", "returned", "received")))
     elif f.view == "mine":
-        query = query.where(Case.state.in_(("assigned", "signed", "reopened")))
+        query = query.where(OPEN_WORK)
     elif f.view == "late":
-        query = query.where(Case.due_state.in_(("due_soon", "overdue")),
-                            Case.state.in_(("assigned", "signed", "reopened")))
+        query = query.where(OPEN_WORK, Case.due_state.in_(("due_soon", "overdue")))
     elif f.view == "supervise":
         query = query.where(or_(
-            and_(Case.due_state == "overdue", Case.state.in_(("assigned", "signed", "reopened"))),
+            and_(Case.due_state == "overdue", Case.state.in_(OPEN)),
             and_(Case.urgent, Case.state.notin_(("closed", "merged"))),
             Case.state == "reopened", and_(Case.escalated, Case.state != "closed"),
             Case.extension_requested))
@@ -99,23 +115,42 @@ def _filtered(staff: Staff, f: Filters) -> Select[Any]:
         query = query.where(Case.state == f.state)
     if f.due in ("ok", "due_soon", "overdue"):
         query = query.where(Case.due_state == f.due)
-    if f.channel:
-        query = query.where(Source.name == f.channel)
     if f.county:
         query = query.where(Case.county_code == f.county)
+    terms = f.q.split()[:5]
+    if not joined and (terms or f.channel):
+        query = query.join(Appeal, Appeal.id == Case.appeal_id)
+    if f.channel:
+        if not joined:
+            query = query.join(Source, Source.id == Appeal.source_id)
+        query = query.where(Source.name == f.channel)
     if f.unit:
+        if not joined:
+            query = query.join(Unit, Unit.id == Case.unit_id)
         query = query.where(Unit.code == f.unit)
-    for term in f.q.split()[:5]:
+    for term in terms:
         pattern = _like(term)
         query = query.where(or_(Case.number == term, Appeal.title.like(pattern, escape="\\"),
                                 Appeal.body.like(pattern, escape="\\")))
-    if f.sort == "newest":
-        query = query.order_by(Case.id.desc())
-    elif f.sort == "oldest":
-        query = query.order_by(Case.id)
-    else:  # by deadline: the cases that have one, soonest first (index-ordered)
-        query = query.where(Case.deadline_at.is_not(None)).order_by(Case.deadline_at, Case.id)
+    if f.effective_sort == "deadline":
+        # cases that have a deadline; open work is read from its partial index
+        query = query.where(Case.deadline_at.is_not(None))
     return query
+
+
+def _filtered(staff: Staff, f: Filters) -> Select[Any]:
+    query = (select(Case, Appeal.title, Appeal.received_at, Source.title.label("channel"),
+                    Unit.name.label("unit_name"))
+             .join(Appeal, Appeal.id == Case.appeal_id)
+             .join(Source, Source.id == Appeal.source_id)
+             .outerjoin(Unit, Unit.id == Case.unit_id))
+    query = _conditions(staff, f, query, joined=True)
+    sort = f.effective_sort
+    if sort == "newest":
+        return query.order_by(Case.id.desc())
+    if sort == "oldest":
+        return query.order_by(Case.id)
+    return query.order_by(Case.deadline_at, Case.id)
 
 
 @dataclass
@@ -166,9 +201,10 @@ def list_cases(session: Session, staff: Staff, f: Filters, calendar: WorkCalenda
 
 
 def count_cases(session: Session, staff: Staff, f: Filters, cap: int = COUNT_CAP) -> int:
-    """How many cases match, counted up to ``cap`` + 1 (more shows as "cap+")."""
-    sub = (_filtered(staff, f).order_by(None).with_only_columns(Case.id)
-           .limit(cap + 1).subquery())
+    """How many cases match, counted up to ``cap`` + 1 (more shows as "cap+");
+    a text search counts fewer: it scans text."""
+    cap = min(cap, SEARCH_COUNT_CAP) if f.q.strip() else cap
+    sub = _conditions(staff, f, select(Case.id), joined=False).limit(cap + 1).subquery()
     return session.scalar(select(func.count()).select_from(sub)) or 0
 
 
