@@ -81,6 +81,17 @@ class Fetcher:
         base = min(self.max_backoff, self.backoff * (2 ** attempt))
         return random.uniform(base / 2, base)  # "equal jitter": spread the retries out
 
+    async def _read_capped(self, resp: aiohttp.ClientResponse, url: str) -> bytes:
+        """The whole body, or Abort as soon as it passes the cap (read() alone may
+        return less than the body: it hands back what has arrived so far)."""
+        chunks, size = [], 0
+        async for chunk in resp.content.iter_chunked(64 * 1024):
+            size += len(chunk)
+            if size > self.max_bytes:
+                raise Abort(f"response from {url} is larger than {self.max_bytes} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
     async def get(self, url: str, params: dict[str, str] | None = None) -> Page:
         """GET with retries; raises RetryLater when retries run out, Abort when refused."""
         last_error = ""
@@ -99,10 +110,7 @@ class Fetcher:
                     elif resp.status >= 400:
                         raise Abort(f"HTTP {resp.status} from {url}")
                     else:
-                        body = await resp.content.read(self.max_bytes + 1)
-                        if len(body) > self.max_bytes:
-                            raise Abort(f"response from {url} is larger than "
-                                        f"{self.max_bytes} bytes")
+                        body = await self._read_capped(resp, url)
                         return Page(str(resp.url), resp.status, body, resp.content_type,
                                     resp.charset)
             except (TimeoutError, aiohttp.ClientError) as exc:

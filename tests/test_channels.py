@@ -329,3 +329,28 @@ async def test_scheduled_pulls_run_in_one_process_and_skip_paused_sources(
     finally:
         other.close()
         hub.close()
+
+
+async def test_large_pages_arrive_whole_and_oversize_ones_abort(
+        channels: Any, settings: Settings, tmp_path: Path) -> None:
+    sim, base = channels
+    for i in range(400):  # one page of ~400 long work orders, well over one read()'s worth
+        m = sim.messages[i % N]
+        sim.add(Message(id=20_000 + i, title=m.title, body=m.body * 4,
+                        at=m.at + timedelta(days=30, minutes=i)))
+    hub = hub_with_source(settings, tmp_path, "hotline",
+                          source_options("hotline", base, {"page_size": 100}))
+    try:
+        async with aiohttp.ClientSession() as http:
+            summary = await pull(hub, "hotline-test", http)
+            assert summary["error"] is None and summary["new"] == N + 400
+        small = hub_with_source(settings, tmp_path, "newsapp", source_options(
+            "newsapp", base, {"max_response_bytes": 2000}))
+        try:
+            async with aiohttp.ClientSession() as http:
+                refused = await pull(small, "newsapp-test", http)
+            assert refused["errors"] == 1 and "larger than 2000 bytes" in refused["error"]
+        finally:
+            small.close()
+    finally:
+        hub.close()
