@@ -168,11 +168,12 @@ class Channels:
 
     # -- RSS ------------------------------------------------------------------------------
     async def rss(self, request: web.Request) -> web.Response:
+        latest = int(request.query.get("limit", "50"))  # feeds carry their newest items
         items = "".join(
             f"<item><title>{html.escape(m.title)}</title><link>http://gov.example/msg/{m.id}"
             f"</link><guid>msg-{m.id}</guid><pubDate>{format_datetime(m.at)}</pubDate>"
             f"<description>{html.escape(m.body)}</description></item>"
-            for m in reversed(self.messages[-50:]))
+            for m in reversed(self.messages[-latest:]))
         body = ("<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel>"
                 f"<title>政民互动</title>{items}</channel></rss>")
         return web.Response(text=body, content_type="application/rss+xml")
