@@ -119,6 +119,9 @@ def bench_batch_import(url: str, folder: Path) -> tuple[str, str, str]:
 
 
 def main() -> int:
+    from hub.cli import use_uvloop
+
+    use_uvloop()  # the load generator shares the 2 cores: keep it cheap
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--pg", default=os.environ.get("HUB_TEST_PG_URL", DEFAULT_PG))

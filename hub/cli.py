@@ -32,6 +32,17 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def use_uvloop() -> None:
+    """uvloop's event loop when installed: the same asyncio API, less CPU per request."""
+    try:
+        import uvloop
+    except ImportError:
+        return
+    import asyncio
+
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
@@ -44,6 +55,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.host:
         overrides["host"] = args.host
     settings = settings.with_overrides(**overrides)
+    use_uvloop()
     web.run_app(create_app(settings), host=settings.host, port=settings.port,
                 access_log=None, print=lambda msg: log.info("%s", msg))
     return 0

@@ -80,5 +80,17 @@ class IntakeWriter:
                 req.future.set_result(res)
 
     def _write(self, batch: list[_Request]) -> list[list[Enqueued]]:
+        """One INSERT per source for the whole batch; results split back per request
+        (a repeat of an item, even from another request, answers with the first's id)."""
+        by_source: dict[int, list[_Request]] = {}
+        for req in batch:
+            by_source.setdefault(req.source_id, []).append(req)
+        results: dict[int, list[Enqueued]] = {}
         with transaction(self.hub.sessions) as session:
-            return [enqueue(session, req.source_id, req.items) for req in batch]
+            for source_id, reqs in by_source.items():
+                flat = enqueue(session, source_id, [i for r in reqs for i in r.items])
+                start = 0
+                for r in reqs:
+                    results[id(r)] = flat[start:start + len(r.items)]
+                    start += len(r.items)
+        return [results[id(r)] for r in batch]

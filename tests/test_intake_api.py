@@ -113,3 +113,21 @@ async def test_openapi_document_matches_the_validator(client) -> None:  # type: 
     assert "/api/v1/appeals" in doc["paths"]
     health = await client.get("/healthz")
     assert health.status == 200 and (await health.json())["status"] == "ok"
+
+
+async def test_concurrent_posts_of_one_appeal_share_a_commit_and_an_id(client) -> None:  # type: ignore[no-untyped-def]
+    """Requests arriving together are written in one INSERT; the same appeal sent by
+    several of them at once is stored once and every answer names the same id."""
+    import asyncio
+
+    item = {"external_id": "same-call", "body": "A1区某路段井盖缺失，夜间很危险"}
+    others = [{"external_id": f"other-{i}", "body": f"A2区第{i}号路灯不亮"} for i in range(20)]
+    responses = await asyncio.gather(
+        *[client.post("/api/v1/appeals", json=item, headers=HOTLINE_KEY) for _ in range(10)],
+        *[client.post("/api/v1/appeals", json=o, headers=HOTLINE_KEY) for o in others])
+    bodies = [await r.json() for r in responses]
+    same = bodies[:10]
+    assert len({b["id"] for b in same}) == 1
+    assert sorted(r.status for r in responses[:10]) == [200] * 9 + [201]
+    assert all(r.status == 201 for r in responses[10:])
+    assert len({b["id"] for b in bodies[10:]} | {same[0]["id"]}) == 21
