@@ -31,6 +31,7 @@ VIEWS = {
 SORTS = {"newest": "最新", "deadline": "按期限", "oldest": "最早"}
 COUNT_CAP = 1_000  # beyond this the page says "1000+": counting a million rows is slow
 SEARCH_COUNT_CAP = 100
+SEARCH_WINDOW = 200_000
 DUE_LABELS = {"ok": "正常", "due_soon": "临期", "overdue": "超期"}
 PAGE_SIZE = 50
 MAX_EXPORT = 50_000
@@ -94,7 +95,8 @@ OPEN = ("assigned", "signed", "reopened")
 OPEN_WORK = text("work_order.state IN ('assigned', 'signed', 'reopened')")
 
 
-def _conditions(staff: Staff, f: Filters, query: Select[Any], joined: bool) -> Select[Any]:
+def _conditions(staff: Staff, f: Filters, query: Select[Any], joined: bool,
+                floor: int = 0) -> Select[Any]:
     """The filters as WHERE clauses; ``joined`` says whether Appeal, Source and Unit are
     already in the query (the page) or must be joined only when a filter needs them
     (the count, which should touch as little as possible)."""
@@ -128,9 +130,17 @@ def _conditions(staff: Staff, f: Filters, query: Select[Any], joined: bool) -> S
         if not joined:
             query = query.join(Unit, Unit.id == Case.unit_id)
         query = query.where(Unit.code == f.unit)
-    for term in terms:
+    numbers = [t for t in terms if t.isdigit() and len(t) >= 10]
+    if numbers:  # a case number: exact, any age
+        query = query.where(Case.number.in_(numbers))
+    words = [t for t in terms if t not in numbers]
+    if words and floor > 0:
+        # text search reads the newest SEARCH_WINDOW appeals (an id range on the primary
+        # key of the table searched), so a rare word costs a bounded scan
+        query = query.where(Appeal.id > floor)
+    for term in words:
         pattern = _like(term)
-        query = query.where(or_(Case.number == term, Appeal.title.like(pattern, escape="\\"),
+        query = query.where(or_(Appeal.title.like(pattern, escape="\\"),
                                 Appeal.body.like(pattern, escape="\\")))
     if f.effective_sort == "deadline":
         # cases that have a deadline; open work is read from its partial index
@@ -138,13 +148,20 @@ def _conditions(staff: Staff, f: Filters, query: Select[Any], joined: bool) -> S
     return query
 
 
-def _filtered(staff: Staff, f: Filters) -> Select[Any]:
+def search_floor(session: Session, f: Filters) -> int:
+    """The appeal id above which a text search reads (0: all)."""
+    if not any(not (t.isdigit() and len(t) >= 10) for t in f.q.split()[:5]):
+        return 0
+    return max(0, (session.scalar(select(func.max(Appeal.id))) or 0) - SEARCH_WINDOW)
+
+
+def _filtered(staff: Staff, f: Filters, floor: int = 0) -> Select[Any]:
     query = (select(Case, Appeal.title, Appeal.received_at, Source.title.label("channel"),
                     Unit.name.label("unit_name"))
              .join(Appeal, Appeal.id == Case.appeal_id)
              .join(Source, Source.id == Appeal.source_id)
              .outerjoin(Unit, Unit.id == Case.unit_id))
-    query = _conditions(staff, f, query, joined=True)
+    query = _conditions(staff, f, query, joined=True, floor=floor)
     sort = f.effective_sort
     if sort == "newest":
         return query.order_by(Case.id.desc())
@@ -194,7 +211,8 @@ def _row(case: Case, title: str, received: datetime, channel: str, unit_name: st
 def list_cases(session: Session, staff: Staff, f: Filters, calendar: WorkCalendar,
                limit: int = PAGE_SIZE) -> tuple[list[Row], bool]:
     """One page of the inbox and whether there is a next page."""
-    query = _filtered(staff, f).limit(limit + 1).offset((f.page - 1) * limit)
+    query = _filtered(staff, f, search_floor(session, f)).limit(limit + 1).offset(
+        (f.page - 1) * limit)
     now = utcnow()
     rows = [_row(*r, calendar=calendar, now=now) for r in session.execute(query)]
     return rows[:limit], len(rows) > limit
@@ -204,14 +222,16 @@ def count_cases(session: Session, staff: Staff, f: Filters, cap: int = COUNT_CAP
     """How many cases match, counted up to ``cap`` + 1 (more shows as "cap+");
     a text search counts fewer: it scans text."""
     cap = min(cap, SEARCH_COUNT_CAP) if f.q.strip() else cap
-    sub = _conditions(staff, f, select(Case.id), joined=False).limit(cap + 1).subquery()
+    sub = _conditions(staff, f, select(Case.id), joined=False,
+                      floor=search_floor(session, f)).limit(cap + 1).subquery()
     return session.scalar(select(func.count()).select_from(sub)) or 0
 
 
 def export_rows(session: Session, staff: Staff, f: Filters) -> list[dict[str, Any]]:
     """The filtered list for CSV/XLSX, personal data masked unless the role may see it."""
-    query = (_filtered(staff, f).add_columns(Appeal.contact_name, Appeal.contact_phone,
-                                             Appeal.body).limit(MAX_EXPORT))
+    query = (_filtered(staff, f, search_floor(session, f))
+             .add_columns(Appeal.contact_name, Appeal.contact_phone, Appeal.body)
+             .limit(MAX_EXPORT))
     out = []
     for case, title, received, channel, unit_name, name, phone, body in session.execute(query):
         full = may_see_contact(staff, case)
