@@ -156,3 +156,17 @@ async def test_exports_mask_contacts_unless_the_role_needs_them(client: Any) -> 
     header = [c.value for c in sheet[1]]
     phones = {row[header.index("联系电话")] for row in sheet.iter_rows(min_row=2, values_only=True)}
     assert phones == {"13812345678", "13900001111"}
+
+
+async def test_search_by_word_and_by_case_number(client: Any) -> None:
+    ids = await _cases(client)
+    await login(client, "disp")
+    found = await (await client.get("/api/v1/staff/cases?q=电梯")).json()
+    assert [c["id"] for c in found["cases"]] == [ids["w-1"]]
+    number = found["cases"][0]["number"]
+    by_number = await (await client.get(f"/api/v1/staff/cases?q={number}")).json()
+    assert [c["id"] for c in by_number["cases"]] == [ids["w-1"]]
+    none = await (await client.get("/api/v1/staff/cases?q=100%25_")).json()
+    assert none["cases"] == []  # LIKE wildcards in the query are matched literally
+    page = await (await client.get("/inbox?q=站牌")).text()
+    assert "公交站牌损坏" in page and "小区电梯停运" not in page
