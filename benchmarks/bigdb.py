@@ -160,3 +160,39 @@ def populate(hub: Hub, cases: int, texts: list[str], seed: int = 5) -> dict[str,
             conn.execute(text("ANALYZE"))
     return {"appeals": n_appeals, "cases": n_cases, "events": n_events,
             "ratings": n_ratings, "seconds": round(time.perf_counter() - started, 1)}
+
+
+def populate_open(hub: Hub, cases: int, seed: int = 9) -> dict[str, float]:
+    """Only open work (assigned/signed/reopened) with deadlines around 2026-11-20:
+    the deadline job's worst case, every case a candidate."""
+    rng = random.Random(seed)
+    engine = hub.engine
+    units = [i for c, i in hub.unit_ids.items() if c != "city"]
+    source = hub.source_ids["import"]
+    now = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    started = time.perf_counter()
+    received = [now - timedelta(days=rng.uniform(0, 12)) for _ in range(cases)]
+
+    def appeals() -> Iterator[tuple[Any, ...]]:
+        for i, at in enumerate(received, 1):
+            yield (i, source, f"o{i}", _ts(engine, at), _ts(engine, at), "诉求", "A1区某处路灯不亮",
+                   0, "done", 1)
+
+    _write(engine, "appeal", ("id", "source_id", "external_id", "received_at", "created_at",
+                              "title", "body", "votes", "state", "attempts"), appeals())
+
+    def work_orders() -> Iterator[tuple[Any, ...]]:
+        for i, at in enumerate(received, 1):
+            deadline = at + timedelta(days=rng.choice((3, 4, 5, 7)))
+            yield (i, f"{at:%Y%m%d}{i:07d}", i, rng.choice(OPEN), rng.choice(units),
+                   False, False, "normal", _ts(engine, deadline), "ok", 0, False, "ABCDEF", 0,
+                   0, False, _ts(engine, at), _ts(engine, at), _ts(engine, at), 2)
+
+    n = _write(engine, "work_order", (
+        "id", "number", "appeal_id", "state", "unit_id", "urgent", "hide_identity",
+        "difficulty", "deadline_at", "due_state", "urge_count", "escalated", "query_code",
+        "reopen_count", "return_count", "extension_requested", "created_at", "updated_at",
+        "assigned_at", "version"), work_orders())
+    with engine.begin() as conn:
+        conn.execute(text("ANALYZE"))
+    return {"cases": n, "seconds": round(time.perf_counter() - started, 1)}

@@ -205,12 +205,37 @@ def bench(kind: str, cases: int, pg: str, seconds: float) -> list[Row]:
     return rows
 
 
+def deadline_only(cases: int, pg: str, only: str | None) -> list[Row]:
+    from benchmarks.__main__ import fresh_database
+    from benchmarks.bigdb import populate_open
+
+    rows: list[Row] = []
+    for kind in ("sqlite", "postgresql"):
+        if only and kind != only:
+            continue
+        folder = tempfile.mkdtemp(prefix=f"hub-open-{kind}-")
+        url = fresh_database(kind, pg, Path(folder))
+        hub = _hub(url, folder)
+        made = populate_open(hub, cases)
+        hub.close()
+        name = "PostgreSQL" if kind == "postgresql" else "SQLite"
+        r = run_step("deadline", url, folder)
+        rows.append((f"deadline job over {cases:,} open cases ({name}; generated in "
+                     f"{made['seconds']} s)", f"{r['seconds']} s, {r['peak_rss_mb']} MiB", ""))
+        rows.append(("  marked (due soon / overdue / urged / escalated)",
+                     f"{r.get('due_soon')} / {r.get('overdue')} / {r.get('urged')} / "
+                     f"{r.get('escalated')}", ""))
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cases", type=int, default=1_000_000)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
     parser.add_argument("--pg", default=os.environ.get("HUB_TEST_PG_URL", DEFAULT_PG))
+    parser.add_argument("--open-cases", type=int,
+                        help="only the deadline job, over this many open cases")
     parser.add_argument("--reuse", help="measure the inbox on an existing benchmark database")
     parser.add_argument("--step")
     parser.add_argument("--url")
@@ -220,9 +245,11 @@ def main() -> int:
         print(json.dumps(step(args.step, args.url, args.folder)))
         return 0
     rows: list[Row] = []
-    if args.reuse:
+    if args.open_cases:
+        rows += deadline_only(args.open_cases, args.pg, args.only)
+    elif args.reuse:
         rows += inbox(args.reuse, args.folder or tempfile.mkdtemp(), args.cases, args.seconds)
-    for kind in () if args.reuse else ("sqlite", "postgresql"):
+    for kind in () if args.reuse or args.open_cases else ("sqlite", "postgresql"):
         if not args.only or args.only == kind:
             rows += bench(kind, args.cases, args.pg, args.seconds)
     from benchmarks.__main__ import print_table
