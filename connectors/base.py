@@ -65,6 +65,13 @@ class Connector:
     def fetch(self, since: str | None) -> AsyncIterator[RawItem | BadItem]:
         raise NotImplementedError
 
+    def item(self, raw: bytes, checkpoint: str) -> RawItem | BadItem:
+        """One item's raw bytes, parsed: what ``fetch`` yields (bad ones are not raised)."""
+        try:
+            return RawItem(self.parse(raw), checkpoint=checkpoint)
+        except BadItem as bad:
+            return bad
+
     def parse(self, raw: bytes) -> dict[str, Any]:
         """Intake fields from one item's raw bytes (as quarantined); raises BadItem.
 
@@ -72,3 +79,20 @@ class Connector:
         the parser is fixed.
         """
         raise BadItem(f"{type(self).__name__} cannot re-parse stored items", raw)
+
+
+def json_bytes(obj: Any) -> bytes:
+    """An item of a JSON page as the raw bytes kept for quarantine and replay."""
+    import json
+
+    return json.dumps(obj, ensure_ascii=False).encode("utf-8")
+
+
+def json_page(body: bytes, what: str) -> Any:
+    """A whole JSON page; one that cannot be read stops the pull (Abort)."""
+    import json
+
+    try:
+        return json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise Abort(f"unreadable {what}: {exc}") from None

@@ -134,10 +134,7 @@ class BoardConnector(Connector):
             raw = json.dumps(context, ensure_ascii=False).encode("utf-8") + b"\n\n" + page.body
             when = _time_or_none(entry["time"])
             checkpoint = when.isoformat() if when else (since or "")
-            try:
-                yield RawItem(self.parse(raw), checkpoint=checkpoint)
-            except BadItem as bad:
-                yield bad
+            yield self.item(raw, checkpoint)
 
 
 def _time_or_none(text: str | None) -> datetime | None:

@@ -12,7 +12,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from connectors.base import Abort, BadItem, Connector, RawItem
+from connectors.base import Abort, BadItem, Connector, RawItem, json_bytes, json_page
 
 
 class HotlineConnector(Connector):
@@ -24,10 +24,7 @@ class HotlineConnector(Connector):
         if cursor:
             params["cursor"] = cursor
         page = await self.fetcher.get(self.option("url"), params)
-        try:
-            data = json.loads(page.body.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise Abort(f"unreadable page: {exc}") from None
+        data = json_page(page.body, "work-order page")
         if not isinstance(data, dict) or not isinstance(data.get("items"), list):
             raise Abort("the response has no 'items' list: has the API changed?")
         return data
@@ -51,11 +48,7 @@ class HotlineConnector(Connector):
         while True:
             page = await self._page(cursor)
             for item in page["items"]:
-                raw = json.dumps(item, ensure_ascii=False).encode("utf-8")
-                try:
-                    yield RawItem(self.parse(raw), checkpoint=cursor or "")
-                except BadItem as bad:
-                    yield bad
+                yield self.item(json_bytes(item), cursor or "")
             nxt = page.get("next_cursor")
             if not nxt:
                 return

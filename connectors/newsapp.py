@@ -13,7 +13,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from connectors.base import Abort, BadItem, Connector, RawItem
+from connectors.base import Abort, BadItem, Connector, RawItem, json_bytes, json_page
 
 
 class NewsAppConnector(Connector):
@@ -44,20 +44,13 @@ class NewsAppConnector(Connector):
         while True:
             params = {"cursor": cursor} if cursor else None
             page = await self.fetcher.get(self.option("url"), params)
-            try:
-                doc = json.loads(page.body.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise Abort(f"unreadable feed page: {exc}") from None
+            doc = json_page(page.body, "feed page")
             data = doc.get("data") if isinstance(doc, dict) else None
             if not isinstance(data, dict) or not isinstance(data.get("posts"), list):
                 raise Abort(f"feed page without data.posts (code {doc.get('code')!r}): "
                             "has the API changed?" if isinstance(doc, dict) else "not an object")
             for post in data["posts"]:
-                raw = json.dumps(post, ensure_ascii=False).encode("utf-8")
-                try:
-                    yield RawItem(self.parse(raw), checkpoint=cursor or "")
-                except BadItem as bad:
-                    yield bad
+                yield self.item(json_bytes(post), cursor or "")
             nxt = data.get("next_cursor")
             if not nxt:
                 return

@@ -13,7 +13,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from connectors.base import Abort, BadItem, Connector, RawItem
+from connectors.base import Abort, BadItem, Connector, RawItem, json_bytes, json_page
 
 
 class SubPlatformConnector(Connector):
@@ -48,19 +48,12 @@ class SubPlatformConnector(Connector):
         limit = str(self.options.get("page_size", 200))
         while True:
             page = await self.fetcher.get(self.option("url"), {"after": str(after), "limit": limit})
-            try:
-                doc = json.loads(page.body.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise Abort(f"unreadable ledger page: {exc}") from None
+            doc = json_page(page.body, "ledger page")
             if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
                 raise Abort("ledger page without items")
             for item in doc["items"]:
-                raw = json.dumps(item, ensure_ascii=False).encode("utf-8")
                 if isinstance(item, dict) and isinstance(item.get("id"), int):
                     after = max(after, item["id"])
-                try:
-                    yield RawItem(self.parse(raw), checkpoint=str(after))
-                except BadItem as bad:
-                    yield bad
+                yield self.item(json_bytes(item), str(after))
             if not doc.get("more"):
                 return

@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-from hub.api.errors import ApiError
+from hub.api.errors import ApiError, json_object
 from hub.api.openapi import register_paths
 from hub.core import Hub
 from hub.db import transaction
@@ -57,12 +57,8 @@ async def get_case(request: web.Request) -> web.Response:
 @routes.post("/api/v1/cases/{number}/rating")
 async def rate_case(request: web.Request) -> web.Response:
     hub: Hub = request.app["hub"]
-    try:
-        body = await request.json()
-    except ValueError:
-        raise ApiError(400, "invalid_json", "send a JSON object") from None
-    if not isinstance(body, dict) or not isinstance(body.get("code"), str) or \
-            not isinstance(body.get("grade"), str):
+    body = await json_object(request)
+    if not isinstance(body.get("code"), str) or not isinstance(body.get("grade"), str):
         raise ApiError(422, "missing_field", "code and grade are required strings")
     comment = body.get("comment")
     if comment is not None and (not isinstance(comment, str) or len(comment) > 2000):
@@ -110,12 +106,7 @@ async def evaluate_unit_json(request: web.Request) -> web.Response:
     from hub.lifecycle.evaluations import SOURCE_NAME, client_fingerprint, evaluate_unit
 
     hub: Hub = request.app["hub"]
-    try:
-        body = await request.json()
-    except ValueError:
-        raise ApiError(400, "invalid_json", "send a JSON object") from None
-    if not isinstance(body, dict):
-        raise ApiError(422, "invalid_body", "send a JSON object")
+    body = await json_object(request)
     grades = {k: body.get(k) for k in ("responsibility", "efficiency", "conduct")}
     comment = body.get("comment")
     if comment is not None and (not isinstance(comment, str) or len(comment) > 2000):

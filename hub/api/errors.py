@@ -26,6 +26,17 @@ class ApiError(Exception):
         return error_response(self.status, self.code, self.message, **self.extra)
 
 
+async def json_object(request: web.Request) -> dict[str, Any]:
+    """The request body as a JSON object, or a 400/422 saying what is wrong with it."""
+    try:
+        body = await request.json()
+    except ValueError:
+        raise ApiError(400, "invalid_json", "send a JSON object") from None
+    if not isinstance(body, dict):
+        raise ApiError(422, "invalid_body", "send a JSON object")
+    return body
+
+
 _CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
           405: "method_not_allowed", 409: "conflict", 413: "body_too_large",
           415: "unsupported_media_type", 429: "too_many_requests"}

@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from hub.api.errors import ApiError
+from hub.api.errors import ApiError, json_object
 from hub.api.openapi import register_paths
 from hub.core import Hub
 from hub.db import transaction
@@ -34,20 +34,10 @@ def _staff(request: web.Request, write: bool = False) -> Staff:
     return staff
 
 
-async def _json(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise ApiError(400, "invalid_json", "send a JSON object") from None
-    if not isinstance(body, dict):
-        raise ApiError(422, "invalid_body", "send a JSON object")
-    return body
-
-
 @routes.post("/api/v1/staff/login")
 async def login(request: web.Request) -> web.Response:
     hub: Hub = request.app["hub"]
-    body = await _json(request)
+    body = await json_object(request)
     username, password = str(body.get("username", ""))[:60], str(body.get("password", ""))[:200]
     limiter: LoginLimiter = request.app["login_limiter"]
     keys = (f"ip:{request.remote}", f"user:{username}")
@@ -125,7 +115,7 @@ async def act_json(request: web.Request) -> web.Response:
     hub: Hub = request.app["hub"]
     svc: CaseService = request.app["case_service"]
     case_id = _case_id(request)
-    body = await _json(request)
+    body = await json_object(request)
     action = str(body.get("action", ""))
 
     def run() -> dict[str, Any]:
