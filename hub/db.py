@@ -30,11 +30,7 @@ def make_engine(url: str, pool_size: int = 8) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
-    # psycopg prepares a statement after a few runs, and PostgreSQL may then switch
-    # to a generic plan that ignores the actual values; for the inbox's filters and
-    # searches that plan can be a thousand times slower. Always plan with the values.
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
-                         connect_args={"options": "-c plan_cache_mode=force_custom_plan"})
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
