@@ -12,6 +12,8 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
+from hub.lifecycle.states import OPEN_WORK_SQL
+
 
 def utcnow() -> datetime:
     """Aware UTC; SQLModel's UTCDateTime stores it the same way on both databases."""
@@ -98,8 +100,7 @@ class Case(SQLModel, table=True):
         Index("ix_work_order_unit_id", "unit_id", "id"),
         # open work by deadline: the inbox's 待办理/临期 views and the deadline check
         Index("ix_work_order_open_deadline", "deadline_at",
-              sqlite_where=text("state IN ('assigned', 'signed', 'reopened')"),
-              postgresql_where=text("state IN ('assigned', 'signed', 'reopened')")),
+              sqlite_where=text(OPEN_WORK_SQL), postgresql_where=text(OPEN_WORK_SQL)),
     )
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(max_length=24, unique=True)

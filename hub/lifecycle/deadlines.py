@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from hub.config import DeadlineSpec
 from hub.db import is_postgres
 from hub.lifecycle.calendar import WorkCalendar
+from hub.lifecycle.states import OPEN_WORK_SQL
 from hub.models import Case, CaseEvent, utcnow
 
 SYSTEM = "system:deadline-check"
@@ -27,7 +28,7 @@ def check_deadlines(session: Session, spec: DeadlineSpec, calendar: WorkCalendar
                     now: datetime | None = None) -> dict[str, int]:
     now = now or utcnow()
     # written out so SQLite uses the partial index on open work's deadlines
-    open_work = text("work_order.state IN ('assigned', 'signed', 'reopened')")
+    open_work = text(f"work_order.{OPEN_WORK_SQL}")
     bump = {"updated_at": now, "version": Case.version + 1}
 
     overdue = _mark(session, and_(open_work, Case.deadline_at < now,

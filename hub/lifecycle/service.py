@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from hub.config import CityConfig
 from hub.lifecycle.calendar import WorkCalendar
-from hub.lifecycle.states import IllegalTransition, target_of
+from hub.lifecycle.states import OPEN_WORK, IllegalTransition, target_of
 from hub.models import Appeal, Case, CaseEvent, Rating, Reply, RoutingLabel, Unit, utcnow
 
 GRADES = ("满意", "基本满意", "不满意")
@@ -200,7 +200,7 @@ class CaseService:
         case = self.load(session, case_id)
         if difficulty not in ("normal", "hard"):
             raise CaseError("difficulty must be normal or hard")
-        action = "reassign" if case.state in ("assigned", "signed", "reopened") else "assign"
+        action = "reassign" if case.state in OPEN_WORK else "assign"
         changes: dict[str, Any] = {
             "unit_id": self._unit_id(unit_code), "assigned_at": now, "difficulty": difficulty,
             "deadline_at": self.deadline(now, deadline_kind or difficulty), "due_state": "ok",

@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 OPEN_WORK = ("assigned", "signed", "reopened")
+# The same set as SQL, for partial indexes and queries that must repeat their
+# predicate literally (SQLite uses a partial index only then).
+OPEN_WORK_SQL = "state IN (" + ", ".join(f"'{s}'" for s in OPEN_WORK) + ")"
 STATES = ("received", "triage", "assigned", "signed", "replied", "returned", "reopened",
           "merged", "closed")
 STATE_LABELS = {

@@ -15,7 +15,7 @@ from sqlalchemy import Select, and_, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from hub.lifecycle.calendar import WorkCalendar
-from hub.lifecycle.states import ACTION_LABELS, STATE_LABELS, STATES
+from hub.lifecycle.states import ACTION_LABELS, OPEN_WORK, OPEN_WORK_SQL, STATE_LABELS, STATES
 from hub.models import Appeal, Case, CaseEvent, Rating, Reply, Source, Unit, utcnow
 from hub.privacy import mask_name, mask_phone, mask_text
 from hub.web.access import may_see_contact, require_view, scoped
@@ -89,10 +89,9 @@ def _like(term: str) -> str:
     return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-OPEN = ("assigned", "signed", "reopened")
 # Written out, not bound: SQLite uses a partial index only when the query's WHERE
 # repeats the index's predicate literally (ix_work_order_open_deadline).
-OPEN_WORK = text("work_order.state IN ('assigned', 'signed', 'reopened')")
+OPEN_WORK_CLAUSE = text(f"work_order.{OPEN_WORK_SQL}")
 
 
 def _conditions(staff: Staff, f: Filters, query: Select[Any], joined: bool,
@@ -104,12 +103,12 @@ def _conditions(staff: Staff, f: Filters, query: Select[Any], joined: bool,
     if f.view == "triage":
         query = query.where(Case.state.in_(("triage", "returned", "received")))
     elif f.view == "mine":
-        query = query.where(OPEN_WORK)
+        query = query.where(OPEN_WORK_CLAUSE)
     elif f.view == "late":
-        query = query.where(OPEN_WORK, Case.due_state.in_(("due_soon", "overdue")))
+        query = query.where(OPEN_WORK_CLAUSE, Case.due_state.in_(("due_soon", "overdue")))
     elif f.view == "supervise":
         query = query.where(or_(
-            and_(Case.due_state == "overdue", Case.state.in_(OPEN)),
+            and_(Case.due_state == "overdue", Case.state.in_(OPEN_WORK)),
             and_(Case.urgent, Case.state.notin_(("closed", "merged"))),
             Case.state == "reopened", and_(Case.escalated, Case.state != "closed"),
             Case.extension_requested))
@@ -197,7 +196,7 @@ class Row:
 
 def _row(case: Case, title: str, received: datetime, channel: str, unit_name: str | None,
          calendar: WorkCalendar, now: datetime) -> Row:
-    open_work = case.state in ("assigned", "signed", "reopened")
+    open_work = case.state in OPEN_WORK
     return Row(id=case.id, number=case.number, title=mask_text(title), state=case.state,
                state_label=STATE_LABELS.get(case.state, case.state), channel=channel,
                unit_name=unit_name, county=case.county_code, category=case.category,
@@ -277,7 +276,7 @@ def case_detail(session: Session, staff: Staff, case_id: int,
                for r in session.scalars(select(Rating).where(Rating.case_id == case.id)
                                         .order_by(Rating.id))]
     now = utcnow()
-    open_work = case.state in ("assigned", "signed", "reopened")
+    open_work = case.state in OPEN_WORK
     return {
         "case": case, "state_label": STATE_LABELS.get(case.state, case.state),
         "title": appeal.title if full else mask_text(appeal.title),
