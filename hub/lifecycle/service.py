@@ -117,33 +117,21 @@ class CaseService:
     def open_case(self, session: Session, appeal: Appeal, decision: RouteDecision,
                   actor: str = "router", now: datetime | None = None,
                   deadline_kind: str | None = None) -> Case:
-        """受理: make the case for an appeal; assign it at once when the router is sure."""
-        now = now or utcnow()
-        case = Case(number=case_number(appeal, self.calendar.tz), appeal_id=appeal.id,
-                    state="received", category=decision.category,
-                    county_code=decision.county_code, confidence=decision.confidence,
-                    suggestions=decision.suggestions, urgent=decision.urgent,
-                    urgent_terms=list(decision.urgent_terms),
-                    hide_identity=decision.hide_identity, query_code=_given_code(appeal),
-                    created_at=now, updated_at=now)
-        session.add(case)
-        session.flush()
-        session.add(CaseEvent(case_id=case.id, at=now, actor=actor, action="receive",
-                              from_state=None, to_state="received",
-                              note=f"渠道诉求 #{appeal.id}" + (f"; 规则 {decision.rule}"
-                                                            if decision.rule else "")))
-        if decision.needs_triage or not decision.unit_code:
-            return self._move(session, case, "triage", actor, now=now,
-                              note=_suggestion_note(decision))
-        return self.assign(session, case.id, decision.unit_code, actor, now=now,
-                           deadline_kind=deadline_kind,
-                           note=f"自动派单 置信度 {decision.confidence:.2f}"
-                           if decision.rule is None else f"按规则 {decision.rule} 交办")
+        """受理: make the case for an appeal; assign it at once when the router is sure.
+
+        The one-case form of ``open_cases`` (same rows, same events); a decision that
+        names a unit this city does not have is an error here rather than a triage.
+        """
+        if not decision.needs_triage and decision.unit_code:
+            self._unit_id(decision.unit_code)
+        [case_id] = self.open_cases(session, [(appeal, decision)], actor, now, deadline_kind)
+        return self.load(session, case_id)
 
     def open_cases(self, session: Session, batch: list[tuple[Any, RouteDecision]],
-                   actor: str = "router", now: datetime | None = None) -> list[int]:
-        """受理 in bulk for the pipeline: the same cases and events as ``open_case``,
-        written with two multi-row INSERTs instead of several statements per case.
+                   actor: str = "router", now: datetime | None = None,
+                   deadline_kind: str | None = None) -> list[int]:
+        """受理 in bulk: each case and its events (受理, then 交办 or 转人工分拨) written
+        with two multi-row INSERTs, however many cases the batch holds.
 
         ``batch`` holds (appeal, decision); an appeal needs ``id``, ``received_at`` and
         ``raw``. Returns the case ids in batch order.
@@ -151,7 +139,7 @@ class CaseService:
         if not batch:
             return []
         now = now or utcnow()
-        deadline = self.deadline(now, "normal")
+        deadline = self.deadline(now, deadline_kind or "normal")
         rows, plans = [], []
         for appeal, d in batch:
             auto = bool(not d.needs_triage and d.unit_code and d.unit_code in self.unit_ids)
