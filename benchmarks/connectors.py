@@ -77,8 +77,6 @@ async def _pull(kind: str, n: int, folder: Path) -> dict[str, Any]:
 
 
 def parse_cost(pages: int = 300) -> Row:
-    from aiohttp import ClientSession  # noqa: F401  (same imports as a pull)
-
     from connectors.board import BoardConnector
     from hub.simulate import board_options
 

@@ -13,6 +13,7 @@ Its errors tell the runner what to do:
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -83,15 +84,11 @@ class Connector:
 
 def json_bytes(obj: Any) -> bytes:
     """An item of a JSON page as the raw bytes kept for quarantine and replay."""
-    import json
-
     return json.dumps(obj, ensure_ascii=False).encode("utf-8")
 
 
 def json_page(body: bytes, what: str) -> Any:
     """A whole JSON page; one that cannot be read stops the pull (Abort)."""
-    import json
-
     try:
         return json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -66,7 +66,6 @@ class Fetcher:
             self.headers["Authorization"] = f"Bearer {options['token']}"
         self._sleep = sleep
         self._last = 0.0
-        self.requests = 0
         self.retried = 0
 
     async def _pace(self) -> None:
@@ -97,7 +96,6 @@ class Fetcher:
         last_error = ""
         for attempt in range(self.retries + 1):
             await self._pace()
-            self.requests += 1
             retry_after = None
             try:
                 async with self.http.get(url, params=params, headers=self.headers,

@@ -53,10 +53,6 @@ class MinHasher:
         return tuple(int(v) for v in mixed.min(axis=1))
 
 
-def estimate(sig_a: tuple[int, ...], sig_b: tuple[int, ...]) -> float:
-    return sum(x == y for x, y in zip(sig_a, sig_b, strict=True)) / len(sig_a)
-
-
 def band_keys(sig: tuple[int, ...], bands: int = 16) -> list[int]:
     """One 63-bit key per band (fits a BIGINT column): equal keys mean equal rows."""
     rows = len(sig) // bands

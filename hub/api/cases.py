@@ -27,26 +27,32 @@ def _service(request: web.Request) -> CaseService:
     return request.app["case_service"]  # type: ignore[no-any-return]
 
 
+def citizen_view(hub: Hub, number: str, code: str) -> dict[str, Any]:
+    """What a citizen may see with number and code: state, unit, replies; masked.
+    Served as JSON here and as the public look-up page (hub/web/public.py)."""
+    with hub.sessions() as s:
+        case = CaseService.find_for_citizen(s, number, code)
+        appeal = s.get(Appeal, case.appeal_id)
+        unit = s.get(Unit, case.unit_id) if case.unit_id else None
+        replies = s.scalars(select(Reply).where(Reply.case_id == case.id).order_by(Reply.id))
+        return {"number": case.number, "state": case.state,
+                "state_label": STATE_LABELS[case.state],
+                "title": mask_text(appeal.title) if appeal else None,
+                "unit": unit.name if unit else None, "deadline_at": case.deadline_at,
+                "replies": [{"at": r.at, "body": mask_text(r.body)} for r in replies],
+                "can_rate": case.state == "replied"}
+
+
 @routes.get("/api/v1/cases/{number}")
 async def get_case(request: web.Request) -> web.Response:
     hub: Hub = request.app["hub"]
-    code = request.query.get("code", "")
 
     def load() -> dict[str, Any]:
-        with hub.sessions() as s:
-            case = CaseService.find_for_citizen(s, request.match_info["number"], code)
-            appeal = s.get(Appeal, case.appeal_id)
-            unit = s.get(Unit, case.unit_id) if case.unit_id else None
-            replies = list(s.scalars(select(Reply).where(Reply.case_id == case.id)
-                                     .order_by(Reply.id)))
-            return {"number": case.number, "state": case.state,
-                    "state_label": STATE_LABELS[case.state],
-                    "title": mask_text(appeal.title) if appeal else None,
-                    "unit": unit.name if unit else None,
-                    "deadline_at": case.deadline_at.isoformat() if case.deadline_at else None,
-                    "replies": [{"at": r.at.isoformat(), "body": mask_text(r.body)}
-                                for r in replies],
-                    "can_rate": case.state == "replied"}
+        view = citizen_view(hub, request.match_info["number"], request.query.get("code", ""))
+        deadline = view["deadline_at"]
+        return {**view, "deadline_at": deadline.isoformat() if deadline else None,
+                "replies": [{"at": r["at"].isoformat(), "body": r["body"]}
+                            for r in view["replies"]]}
 
     try:
         return web.json_response(await hub.run(load))

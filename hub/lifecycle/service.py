@@ -199,10 +199,12 @@ class CaseService:
                           expected_version=expected_version, now=now, **changes)
 
     def correct(self, session: Session, case_id: int, actor: str, category: str | None,
-                unit_code: str | None, text: str) -> None:
-        """A dispatcher's correction: stored as a training label (the learning loop)."""
-        session.add(RoutingLabel(case_id=case_id, text=text, category=category,
-                                 unit_code=unit_code, origin="correction"))
+                unit_code: str | None) -> None:
+        """A dispatcher's correction: stored, with the appeal's text, as a training label
+        (the learning loop)."""
+        case = self.load(session, case_id)
+        session.add(RoutingLabel(case_id=case_id, text=_text(session.get(Appeal, case.appeal_id)),
+                                 category=category, unit_code=unit_code, origin="correction"))
 
     def recategorize(self, session: Session, case_id: int, actor: str, category: str,
                      expected_version: int | None = None) -> Case:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from hub.lifecycle.service import CaseError, CaseService
 from hub.lifecycle.states import IllegalTransition
-from hub.models import Appeal, Case, CaseEvent
+from hub.models import Case, CaseEvent
 from hub.web.access import require_action, require_view
 from hub.web.auth import Staff
 
@@ -71,9 +71,7 @@ def _perform(svc: CaseService, session: Session, staff: Staff, case_id: int, act
         category = _text(params, "category", 40)
         if not category:
             raise CaseError("choose a category")
-        appeal = session.get(Appeal, case.appeal_id)
-        svc.correct(session, case.id, actor, category, _text(params, "unit", 40) or None,
-                    f"{appeal.title}\n{appeal.body}" if appeal else "")
+        svc.correct(session, case.id, actor, category, _text(params, "unit", 40) or None)
         return svc.recategorize(session, case_id, actor, category, expected_version=version)
     if action == "merge":
         number = _text(params, "into", 24)
@@ -103,9 +101,7 @@ def _perform(svc: CaseService, session: Session, staff: Staff, case_id: int, act
 
 def _record_correction(svc: CaseService, session: Session, case: Case, actor: str,
                        category: str | None, unit: str | None) -> None:
-    appeal = session.get(Appeal, case.appeal_id)
-    text = f"{appeal.title}\n{appeal.body}" if appeal else ""
-    svc.correct(session, case.id, actor, category, unit, text)
+    svc.correct(session, case.id, actor, category, unit)
     session.add(CaseEvent(case_id=case.id, actor=actor, action="correct",
                           from_state=case.state, to_state=case.state, unit_id=case.unit_id,
                           note=f"分类更正: {case.category or '-'} → {category or '-'}"

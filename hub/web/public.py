@@ -11,14 +11,12 @@ import segno
 from aiohttp import web
 from sqlalchemy import select
 
+from hub.api.cases import citizen_view
 from hub.core import Hub
 from hub.db import transaction
 from hub.intake_schema import ItemError
 from hub.lifecycle.evaluations import ASPECTS, SOURCE_NAME, client_fingerprint, evaluate_unit
 from hub.lifecycle.service import GRADES, CaseError, CaseService
-from hub.lifecycle.states import STATE_LABELS
-from hub.models import Appeal, Reply, Unit
-from hub.privacy import mask_text
 from hub.web import checked_form
 
 routes = web.RouteTableDef()
@@ -58,21 +56,6 @@ async def submit(request: web.Request) -> web.StreamResponse:
 @aiohttp_jinja2.template("public/lookup.html")
 async def lookup_page(request: web.Request) -> dict[str, Any]:
     return {"number": request.query.get("number", "")[:24]}
-
-
-def citizen_view(hub: Hub, number: str, code: str) -> dict[str, Any]:
-    """What a citizen may see with number and code: state, unit, replies; masked."""
-    with hub.sessions() as s:
-        case = CaseService.find_for_citizen(s, number, code)
-        appeal = s.get(Appeal, case.appeal_id)
-        unit = s.get(Unit, case.unit_id) if case.unit_id else None
-        replies = s.scalars(select(Reply).where(Reply.case_id == case.id).order_by(Reply.id))
-        return {"number": case.number, "state": case.state,
-                "state_label": STATE_LABELS[case.state],
-                "title": mask_text(appeal.title) if appeal else "",
-                "unit": unit.name if unit else None, "deadline_at": case.deadline_at,
-                "replies": [{"at": r.at, "body": mask_text(r.body)} for r in replies],
-                "can_rate": case.state == "replied"}
 
 
 async def _show_case(request: web.Request, number: str, code: str,

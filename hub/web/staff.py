@@ -352,7 +352,6 @@ async def sources_page(request: web.Request) -> web.StreamResponse:
 @require_staff("admin")
 async def replay(request: web.Request) -> web.StreamResponse:
     await checked_form(request)
-    hub = _hub(request)
     from connectors.replay import replay_item
 
     try:
@@ -360,7 +359,6 @@ async def replay(request: web.Request) -> web.StreamResponse:
     except (ValueError, CaseError) as exc:
         return aiohttp_jinja2.render_template("error.html", request, {
             "heading": "重放失败", "message": str(exc)}, status=422)
-    del hub
     raise web.HTTPSeeOther("/admin/sources")
 
 
