@@ -48,7 +48,8 @@ class Faults:
 
 
 def load_messages(path: Path, limit: int = 500, start: datetime | None = None) -> list[Message]:
-    """Messages from a CSV with 留言主题/留言详情 (the shared data or the seed corpus)."""
+    """``limit`` messages from a CSV with 留言主题/留言详情 (the shared data or the
+    seed corpus)."""
     start = start or datetime(2026, 11, 1, 8, tzinfo=TZ)
     rows = []
     with path.open(encoding="utf-8-sig") as fh:
@@ -58,6 +59,12 @@ def load_messages(path: Path, limit: int = 500, start: datetime | None = None) -
                 rows.append((title, body, row.get("答复意见") or None, row.get("点赞数") or "0"))
             if len(rows) >= limit:
                 break
+    # a small file (the seed corpus) is cycled so callers always get ``limit``
+    # messages; a repeat says so, as a citizen writing again would
+    first = len(rows)
+    while first and len(rows) < limit:
+        t, b, r, v = rows[len(rows) % first]
+        rows.append((t, f"{b}（第{len(rows) // first + 1}次反映）", r, v))
     rng = random.Random(17)
     return [Message(id=1000 + i, title=t, body=b, reply=r,
                     votes=int(v) if str(v).isdigit() else 0,
