@@ -26,9 +26,11 @@ DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def fresh_database(kind: str, pg_url: str, folder: Path) -> str:
+    """A new SQLite file in ``folder`` or a new PostgreSQL database beside ``pg_url``."""
     if kind == "sqlite":
+        folder.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{folder / 'bench.sqlite3'}"
-    name = f"hub_bench_{os.getpid()}"
+    name = f"hub_bench_{os.getpid()}_{folder.name}"[:63]
     admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -138,7 +140,7 @@ def main() -> int:
     if not args.only:
         from benchmarks.router import bench_router
 
-        rows += bench_router()
+        rows += bench_router(args.pg)
         connectors = subprocess.run([sys.executable, "-m", "benchmarks.connectors"],
                                     capture_output=True, text=True, check=False)
         print(connectors.stdout)

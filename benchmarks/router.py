@@ -15,7 +15,7 @@ from classifiers.train import SEED_CORPUS, Columns, labelled
 Row = tuple[str, str, str]
 
 
-def bench_router() -> list[Row]:
+def bench_router(pg_url: str | None = None) -> list[Row]:
     folder = Path(tempfile.mkdtemp(prefix="hub-router-"))
     path = folder / "router.joblib"
     t0 = time.perf_counter()
@@ -44,6 +44,8 @@ def bench_router() -> list[Row]:
         ("router: single appeal p50 / p99",
          f"{statistics.median(single):.1f} / {single[int(len(single) * .99) - 1]:.1f} ms", ""),
         bench_pipeline(folder, path),
+        bench_pipeline(folder, path, processes=2),
+        *([bench_pipeline(folder, path, processes=2, pg_url=pg_url)] if pg_url else []),
         *bench_cross_validation(),
     ]
 
@@ -90,26 +92,61 @@ def distinct_texts(n: int) -> list[str]:
     return texts[:n]
 
 
-def bench_pipeline(folder: Path, model_path: Path) -> Row:
+def _drain_worker(settings: object, ready: object, go: object, done: object) -> None:
+    """One pipeline process: load the router, wait for the start, drain the queue."""
     from classifiers.router import load_router
+    from hub.core import Hub
+    from hub.pipeline import Pipeline
+
+    hub = Hub.open(settings, prepare=False)  # type: ignore[arg-type]
+    try:
+        pipeline = Pipeline(hub, load_router(hub), batch_size=500)
+        ready.set()  # type: ignore[attr-defined]
+        go.wait()  # type: ignore[attr-defined]
+        done.put(pipeline.drain())  # type: ignore[attr-defined]
+    finally:
+        hub.close()
+
+
+def bench_pipeline(folder: Path, model_path: Path, processes: int = 1, n: int = 5000,
+                   pg_url: str | None = None) -> Row:
+    """Queue -> case for ``n`` real messages, drained by ``processes`` worker processes
+    (as two `hub serve` processes would) on one SQLite file, or on a fresh PostgreSQL
+    database when ``pg_url`` is given; start-up not timed."""
+    import multiprocessing
+
+    from benchmarks.__main__ import fresh_database
     from hub.core import Hub
     from hub.db import transaction
     from hub.intake_schema import validate_item
-    from hub.pipeline import Pipeline
     from hub.queue import enqueue
     from hub.settings import Settings
 
-    hub = Hub.open(Settings(env="test", database_url=f"sqlite:///{folder / 'p.sqlite3'}",
-                            var_dir=folder, model_path=model_path))
+    kind = "postgresql" if pg_url else "sqlite"
+    url = fresh_database(kind, pg_url or "", folder / f"p{processes}")
+    settings = Settings(env="test", database_url=url, var_dir=folder, model_path=model_path)
+    hub = Hub.open(settings)
     try:
-        texts = distinct_texts(5000)
-        items = [validate_item({"external_id": f"p{i}", "body": t}) for i, t in enumerate(texts)]
+        items = [validate_item({"external_id": f"p{i}", "body": t})
+                 for i, t in enumerate(distinct_texts(n))]
         with transaction(hub.sessions) as s:
             enqueue(s, hub.source_ids["import"], items)
-        pipeline = Pipeline(hub, load_router(hub), batch_size=500)
-        t0 = time.perf_counter()
-        opened = pipeline.drain()
-        rate = opened / (time.perf_counter() - t0)
     finally:
         hub.close()
-    return ("pipeline queue -> case (SQLite, seed model)", f"{rate:,.0f}/s", ">= 1,000/s")
+    ctx = multiprocessing.get_context("spawn")
+    go, done = ctx.Event(), ctx.Queue()
+    readies = [ctx.Event() for _ in range(processes)]
+    workers = [ctx.Process(target=_drain_worker, args=(settings, r, go, done)) for r in readies]
+    for w in workers:
+        w.start()
+    for r in readies:
+        r.wait(120)
+    t0 = time.perf_counter()
+    go.set()
+    opened = sum(done.get(timeout=600) for _ in workers)
+    rate = opened / (time.perf_counter() - t0)
+    for w in workers:
+        w.join()
+    return (f"pipeline queue -> case, {processes} process{'es' if processes > 1 else ''} "
+            f"({kind}, real messages)", f"{rate:,.0f}/s", ">= 1,000/s on 2 cores"
+            if processes > 1 else "")

@@ -11,8 +11,9 @@ import csv
 from collections import Counter, defaultdict
 from pathlib import Path
 
-import jieba
 import numpy as np
+
+from classifiers.text import tokens
 
 SKIP = {"其他"}
 
@@ -35,7 +36,7 @@ def from_taxonomy(path: Path) -> dict[str, list[str]]:
                 if not name or name in SKIP:
                     continue
                 terms[top].add(name)
-                terms[top].update(w for w in jieba.lcut(name) if len(w) >= 2)
+                terms[top].update(w for w in tokens(name) if len(w) >= 2)
     shared = Counter(t for ts in terms.values() for t in ts)
     return {c: sorted(t for t in ts if shared[t] == 1) for c, ts in sorted(terms.items())}
 

@@ -1,4 +1,4 @@
-"""The category classifier: word and character TF-IDF, LSA, lexicon priors, and a
+"""The category classifier: word and character (1-3-gram) TF-IDF, LSA, lexicon priors, and a
 calibrated linear SVM.
 
 Vocabulary, IDF and the LSA space are fitted on every text available (labelled and
@@ -24,7 +24,8 @@ from sklearn.preprocessing import normalize
 from sklearn.svm import LinearSVC
 
 from classifiers import lexicon as lex
-from classifiers.text import token_string
+from classifiers.chargrams import CharGramVectorizer
+from classifiers.text import DEFAULT_TOKENIZER, token_string
 
 FORMAT_VERSION = 1
 
@@ -60,6 +61,7 @@ class Params:
     lexicon_weight: float = 0.5
     C: float = 1.0
     min_df: int = 2
+    tokenizer: str = DEFAULT_TOKENIZER
 
 
 class CategoryClassifier:
@@ -73,8 +75,7 @@ class CategoryClassifier:
         p = self.params
         min_df = p.min_df if len(token_texts) >= 50 else 1
         self.word = TfidfVectorizer(analyzer=_split, sublinear_tf=True, min_df=min_df)
-        self.char = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True,
-                                    min_df=min_df)
+        self.char = CharGramVectorizer(min_df=min_df)
         self.word.fit(token_texts)
         self.char.fit(token_texts)
         dims = min(p.lsa_dims, len(self.word.vocabulary_) - 1, len(token_texts) - 1)
@@ -98,7 +99,7 @@ class CategoryClassifier:
         cache = token_cache if token_cache is not None else {}
 
         def toks(texts: list[str]) -> list[str]:
-            return [cache.get(t) or cache.setdefault(t, token_string(t)) for t in texts]
+            return [cache.get(t) or cache.setdefault(t, self._tokens(t)) for t in texts]
 
         labelled_tok = toks(data.texts)
         weak_tok = toks(data.weak_texts)
@@ -111,6 +112,15 @@ class CategoryClassifier:
             x = vstack([x, self._features(data.weak_texts, weak_tok)]).tocsr()
             y += data.weak_labels
             weights += [data.weak_weight] * len(data.weak_labels)
+        self._fit_model(x, y, weights)
+        self.meta.update(format=FORMAT_VERSION, trained_at=time.strftime("%Y-%m-%dT%H:%M:%S"),
+                         n_labelled=len(data.texts), n_weak=len(data.weak_texts),
+                         n_unlabelled=len(data.unlabelled), data_hash=data.digest(),
+                         classes=self.classes, params=vars(self.params),
+                         train_seconds=round(time.perf_counter() - started, 2))
+        return self
+
+    def _fit_model(self, x: csr_matrix, y: list[str], weights: list[float]) -> None:
         counts = np.unique(y, return_counts=True)[1]
         folds = int(min(3, counts.min()))
         svm = LinearSVC(C=self.params.C)
@@ -121,15 +131,15 @@ class CategoryClassifier:
             self.model = svm
         self.model.fit(x, y, sample_weight=np.array(weights))
         self.classes = [str(c) for c in self.model.classes_]
-        self.meta.update(format=FORMAT_VERSION, trained_at=time.strftime("%Y-%m-%dT%H:%M:%S"),
-                         n_labelled=len(data.texts), n_weak=len(data.weak_texts),
-                         n_unlabelled=len(data.unlabelled), data_hash=data.digest(),
-                         classes=self.classes, params=vars(self.params),
-                         train_seconds=round(time.perf_counter() - started, 2))
-        return self
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
-        x = self._features(texts, [token_string(t) for t in texts])
+        return self._proba(self._features(texts, [self._tokens(t) for t in texts]))
+
+    def _tokens(self, text: str) -> str:
+        # models pickled before the tokenizer was a parameter were trained with jieba
+        return token_string(text, getattr(self.params, "tokenizer", "jieba"))
+
+    def _proba(self, x: csr_matrix) -> np.ndarray:
         if hasattr(self.model, "predict_proba"):
             return np.asarray(self.model.predict_proba(x))
         scores = np.asarray(self.model.decision_function(x))

@@ -1,26 +1,38 @@
-"""Tokenising Chinese appeal text with jieba, taught the city's own names."""
+"""Tokenising Chinese appeal text with jieba's dictionary and algorithm, taught the
+city's own names.
+
+Two implementations of the same segmenter are available: ``rjieba`` (jieba-rs, the
+Rust port with jieba's dictionary, DAG and HMM; about 15 times faster, the default)
+and ``jieba`` (the Python original). Tokenising is most of the pipeline's CPU time,
+so the default matters; a model records which one it was trained with and keeps
+using it (models trained before the choice existed used ``jieba``).
+"""
 
 from __future__ import annotations
 
 import logging
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import jieba
+import rjieba
 
 jieba.setLogLevel(logging.WARNING)
+DEFAULT_TOKENIZER = "rjieba"
 _PUNCT = re.compile(r"^[\W_]+$")
 _lock = threading.Lock()
 _known: set[str] = set()
+_CUTTERS: dict[str, Callable[[str], list[str]]] = {"rjieba": rjieba.cut, "jieba": jieba.lcut}
 
 
 def add_words(words: Iterable[str]) -> None:
-    """Teach jieba place and unit names so 'A7县星沙街道' is not cut in odd places."""
+    """Teach both segmenters place and unit names so 'A7县星沙街道' is not cut oddly."""
     with _lock:
         for word in words:
             if word and word not in _known:
                 jieba.add_word(word, freq=20000)
+                rjieba.add_word(word, 20000, None)
                 _known.add(word)
 
 
@@ -29,10 +41,17 @@ def compose(title: str, body: str) -> str:
     return f"{title}\n{title}\n{body}"
 
 
-def tokens(text: str) -> list[str]:
-    return [w for w in jieba.lcut(text) if w.strip() and not _PUNCT.match(w)]
+def cutter(name: str) -> Callable[[str], list[str]]:
+    try:
+        return _CUTTERS[name]
+    except KeyError:
+        raise ValueError(f"unknown tokenizer {name!r} (known: {', '.join(_CUTTERS)})") from None
 
 
-def token_string(text: str) -> str:
+def tokens(text: str, tokenizer: str = DEFAULT_TOKENIZER) -> list[str]:
+    return [w for w in cutter(tokenizer)(text) if w.strip() and not _PUNCT.match(w)]
+
+
+def token_string(text: str, tokenizer: str = DEFAULT_TOKENIZER) -> str:
     """Space-joined tokens: what the vectorizers read (cheap to cache and to pickle)."""
-    return " ".join(tokens(text))
+    return " ".join(tokens(text, tokenizer))

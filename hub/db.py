@@ -6,8 +6,12 @@ parts of the hub, so the event loop never blocks on I/O.
 
 from __future__ import annotations
 
+import fcntl
+import os
+import threading
+import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +33,8 @@ def make_engine(url: str, pool_size: int = 8) -> Engine:
                                poolclass=NullPool if path == ":memory:" else None)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)
+        if path and path != ":memory:":
+            _GATES[engine] = WriteGate(Path(f"{path}.write-lock"))
         return engine
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
@@ -54,6 +60,39 @@ def _sqlite_begin_immediate(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
     else:
         conn.exec_driver_sql("BEGIN")
+
+
+class WriteGate:
+    """Writers to one SQLite file queue on an ``flock`` before BEGIN IMMEDIATE.
+
+    SQLite's own busy handler polls with sleeps of up to 100 ms, so a writer that
+    waited often sleeps long after the lock came free; two pipeline processes lost a
+    third of their throughput that way. The kernel wakes an ``flock`` waiter at once.
+    The lock only orders writers; SQLite's locking still guarantees correctness.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        if getattr(self._local, "held", False):  # already ours in this thread
+            yield
+            return
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # blocks without the GIL
+            self._local.held = True
+            try:
+                yield
+            finally:
+                self._local.held = False
+        finally:
+            os.close(fd)  # closing releases the lock
+
+
+_GATES: weakref.WeakKeyDictionary[Engine, WriteGate] = weakref.WeakKeyDictionary()
 
 
 def is_postgres(engine_or_session: Engine | Session) -> bool:
@@ -88,9 +127,11 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One transaction per use case: commit on success, roll back on any error.
 
-    On SQLite it is a write transaction from its first statement (BEGIN IMMEDIATE).
+    On SQLite it is a write transaction from its first statement (BEGIN IMMEDIATE),
+    entered through the file's write gate.
     """
-    with factory() as session, session.begin():
+    gate = _GATES.get(factory.kw.get("bind"))  # type: ignore[arg-type]
+    with gate.hold() if gate else nullcontext(), factory() as session, session.begin():
         if session.get_bind().dialect.name == "sqlite":
             session.connection(execution_options={"sqlite_write": True})
         yield session

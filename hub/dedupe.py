@@ -82,7 +82,8 @@ def find_originals(session: Session, prints: list[Fingerprint]) -> dict[int, tup
         for k in p.keys:  # later appeals of this batch may repeat this one
             by_key.setdefault(k, set()).add(p.appeal_id)
         texts[p.appeal_id] = (p.received_at, p.grams)
-    session.execute(insert(AppealBand), [
+    # Core insert of the table (not the ORM entity): a plain executemany, no per-row ORM work
+    session.execute(insert(AppealBand.__table__), [  # type: ignore[arg-type]
         {"key": k, "appeal_id": p.appeal_id, "received_at": p.received_at}
         for p in usable for k in p.keys])
     return found

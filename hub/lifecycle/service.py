@@ -156,8 +156,10 @@ class CaseService:
                 "extension_requested": False, "created_at": now, "updated_at": now,
                 "assigned_at": now if auto else None, "version": 2})
             plans.append((auto, appeal, d))
-        ids = list(session.scalars(insert(Case).returning(Case.id, sort_by_parameter_order=True),
-                                   rows))
+        table = Case.__table__
+        ids = list(session.scalars(  # Core insert: no per-row ORM work
+            insert(table).returning(table.c.id, sort_by_parameter_order=True),  # type: ignore[attr-defined]
+            rows))
         events = []
         for case_id, (auto, appeal, d) in zip(ids, plans, strict=True):
             events.append({"case_id": case_id, "at": now, "actor": actor, "action": "receive",
@@ -175,7 +177,7 @@ class CaseService:
                                "action": "triage", "from_state": "received",
                                "to_state": "triage", "unit_id": None,
                                "note": _suggestion_note(d)})
-        session.execute(insert(CaseEvent), events)
+        session.execute(insert(CaseEvent.__table__), events)  # type: ignore[arg-type]
         return ids
 
     # -- dispatch --------------------------------------------------------------------------
