@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -14,6 +15,7 @@ from hub.intake_schema import AppealIn, validate_item
 from hub.models import Appeal, Case, utcnow
 from hub.pipeline import ManualTriage, Pipeline
 from hub.queue import claim, enqueue, finish
+from tests.conftest import on_postgres
 
 
 def item(ext: str, body: str = "A7县星沙街道小区门口道路破损严重，请尽快修复。"):  # type: ignore[no-untyped-def]
@@ -129,3 +131,51 @@ def test_the_same_matter_from_two_channels_is_linked_once(hub, seed_model) -> No
         notes = list(s.scalars(select(CaseEvent.note).where(CaseEvent.case_id == dup[1].id,
                                                             CaseEvent.action == "duplicate")))
         assert notes and "跨渠道重复" in notes[0]
+
+
+def test_two_pipelines_at_once_open_each_case_once(hub) -> None:  # type: ignore[no-untyped-def]
+    source = hub.source_ids["hotline-push"]
+    with transaction(hub.sessions) as s:
+        enqueue(s, source, [item(f"two-{i}", f"第{i}号：A{i % 9 + 1}区某路段路灯不亮已有{i}天")
+                            for i in range(300)])
+    opened: list[int] = []
+    workers = [threading.Thread(target=lambda: opened.append(
+        Pipeline(hub, ManualTriage(), batch_size=25).drain())) for _ in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert sum(opened) == 300 and count(hub, Case) == 300
+
+
+@pytest.mark.skipif(on_postgres(), reason="PostgreSQL writers lock rows, not the file")
+def test_sqlite_writers_queue_at_the_write_gate(hub) -> None:  # type: ignore[no-untyped-def]
+    """While another writer (here: another thread) holds the file's gate, a write
+    transaction does not begin; it begins as soon as the gate is released."""
+    import time
+
+    from hub.db import _GATES
+
+    gate = _GATES[hub.engine]
+    order: list[str] = []
+    held = threading.Event()
+
+    def holder() -> None:
+        with gate.hold():
+            order.append("gate held")
+            held.set()
+            time.sleep(0.3)
+            order.append("gate released")
+
+    def writer() -> None:
+        held.wait(5)
+        with transaction(hub.sessions):
+            order.append("write begins")
+
+    threads = [threading.Thread(target=holder), threading.Thread(target=writer)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert order == ["gate held", "gate released", "write begins"]
+    assert gate.path.exists()
