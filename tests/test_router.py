@@ -77,3 +77,45 @@ def test_train_and_evaluate_commands_on_the_labelled_file(tmp_path) -> None:  # 
     assert set(report) >= {"n", "accuracy", "macro_f1", "per_class", "auto_routed_share",
                            "auto_routed_accuracy"}
     assert report["n"] == 300 and report["accuracy"] > 0.9  # its own training data
+
+
+def test_char_grams_are_scikit_learns_char_wb_features() -> None:
+    """The NumPy char-gram TF-IDF has the n-grams of sklearn's ``char_wb`` analyzer;
+    weights differ only where sklearn counts a space once per word edge, not per gap."""
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from classifiers.chargrams import CharGramVectorizer
+    from classifiers.text import token_string
+
+    texts = [token_string(t) for t in (
+        "A3区含浦街道某小区路灯坏了一个月，晚上出行很不安全",
+        "请问离职后住房公积金如何提取，需要哪些材料？",
+        "A7县星沙镇的垃圾站臭气熏天 严重影响居民生活 ABC", "路", "")]
+    ours = CharGramVectorizer().fit(texts)
+    theirs = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True).fit(texts)
+
+    def code(gram: str) -> int:
+        value = 0
+        for ch in gram:
+            value = (value << 21) | ord(ch)
+        return value
+
+    position = {int(c): i for i, c in enumerate(ours.vocabulary_)}
+    assert sorted(position) == sorted(code(g) for g in theirs.vocabulary_)
+    columns = [position[code(g)] for g, _ in sorted(theirs.vocabulary_.items(),
+                                                    key=lambda kv: kv[1])]
+    x, y = ours.transform(texts).toarray()[:, columns], theirs.transform(texts).toarray()
+    assert ((x > 0) == (y > 0)).all()
+    assert np.abs(x - y).max() < 0.05
+    assert np.allclose(np.linalg.norm(x[:4], axis=1), 1.0)
+
+
+def test_both_segmenters_know_the_citys_names_and_an_unknown_one_is_refused() -> None:
+    from classifiers.text import add_words, tokens
+
+    add_words(["星沙街道"])
+    for name in ("rjieba", "jieba"):
+        assert "星沙街道" in tokens("A7县星沙街道的路灯坏了", name)
+    with pytest.raises(ValueError, match="unknown tokenizer"):
+        tokens("路灯", "pkuseg")
