@@ -191,7 +191,9 @@ def bench(kind: str, cases: int, pg: str, seconds: float) -> list[Row]:
     hub.close()
     name = "PostgreSQL" if kind == "postgresql" else "SQLite"
     rows: list[Row] = [(f"generate {cases:,} cases ({name})",
-                        f"{made['seconds']} s, {made['events']:,} events", "")]
+                        f"{made['seconds']} s, {made['events']:,} events", ""),
+                       (f"search index of {cases:,} appeals, `hub reindex` ({name})",
+                        f"{made['search_index_seconds']} s", "")]
     for label, key, target in (("deadline job", "deadline", ""),
                                ("ranking a week", "rank-week", ""),
                                ("ranking a year", "rank-year", "")):

@@ -50,10 +50,17 @@ def bench_router(pg_url: str | None = None) -> list[Row]:
     ]
 
 
-def bench_cross_validation() -> list[Row]:
+def bench_cross_validation(repeats: int = 3) -> list[Row]:
     """5-fold CV on the shared labelled file with everything beside it (as `hub train`),
-    and the time to train the full model. Skipped when the shared data is absent."""
-    from classifiers.train import Extras, build_training_set, train
+    repeated with ``repeats`` shuffles: with 300 messages one split moves macro-F1 by
+    about ±0.005, so the mean is the figure. Skipped when the shared data is absent."""
+    from classifiers.train import (
+        Extras,
+        build_training_set,
+        choose_threshold,
+        cross_validate,
+        metrics,
+    )
 
     labelled_file = Path(__file__).resolve().parents[2] / "shared" / "data" / "labelled_train.csv"
     if not labelled_file.exists():
@@ -61,15 +68,24 @@ def bench_cross_validation() -> list[Row]:
     texts, labels = labelled(labelled_file, Columns())
     data = build_training_set(texts, labels, Extras.beside(labelled_file), Columns())
     t0 = time.perf_counter()
-    _, report = train(data)
-    seconds = time.perf_counter() - t0
+    reports = []
+    for seed in range(repeats):
+        predicted, confidence = cross_validate(data, seed=seed)
+        threshold = choose_threshold(data.labels, predicted, confidence, 0.9)
+        reports.append(metrics(data.labels, predicted, confidence, threshold))
+    seconds = (time.perf_counter() - t0) / repeats
+    f1s = [r["macro_f1"] for r in reports]
+    first = reports[0]
     return [
-        ("router: 5-fold CV macro-F1 / accuracy (labelled_train.csv)",
-         f"{report['macro_f1']:.3f} / {report['accuracy']:.3f}", "macro-F1 >= 0.85"),
-        ("router: auto-routed share at its accuracy",
-         f"{report['auto_routed_share']:.0%} at {report['auto_routed_accuracy']:.0%}",
+        (f"router: 5-fold CV macro-F1, mean of {repeats} shuffles (labelled_train.csv)",
+         f"{statistics.mean(f1s):.3f} ({' / '.join(f'{f:.3f}' for f in f1s)})",
+         "macro-F1 >= 0.85"),
+        ("router: CV accuracy, mean", f"{statistics.mean(r['accuracy'] for r in reports):.3f}",
+         ""),
+        ("router: auto-routed share at its accuracy (first shuffle)",
+         f"{first['auto_routed_share']:.0%} at {first['auto_routed_accuracy']:.0%}",
          "threshold for >= 90%"),
-        ("router: CV + training on all data", f"{seconds:.0f} s", ""),
+        ("router: one 5-fold CV (5 trainings on 300 + 8,000 texts)", f"{seconds:.0f} s", ""),
     ]
 
 

@@ -83,7 +83,22 @@ def cmd_process(args: argparse.Namespace) -> int:
 
     hub = Hub.open(load_settings())
     try:
-        _print({"cases_opened": Pipeline(hub, load_router(hub)).drain()})
+        from hub import search
+
+        opened = Pipeline(hub, load_router(hub)).drain()
+        _print({"cases_opened": opened, "appeals_indexed": search.index_backlog(hub.sessions)})
+    finally:
+        hub.close()
+    return 0
+
+
+def cmd_reindex(args: argparse.Namespace) -> int:
+    from hub import search
+    from hub.core import Hub
+
+    hub = Hub.open(load_settings())
+    try:
+        _print({"appeals_indexed": search.rebuild(hub.sessions)})
     finally:
         hub.close()
     return 0
@@ -287,6 +302,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("process", help="turn every queued appeal into a case now").set_defaults(
         fn=cmd_process)
+    sub.add_parser("reindex", help="rebuild the search index of every appeal (after an "
+                   "upgrade that added it)").set_defaults(fn=cmd_reindex)
 
     def text_columns(p: argparse.ArgumentParser) -> None:
         p.add_argument("--title-column", default="留言主题")

@@ -137,6 +137,13 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
+def include_object(obj: Any, name: str | None, type_: str, reflected: bool,
+                   compare_to: Any) -> bool:
+    """Alembic filter: the search index (and FTS5's shadow tables) is dialect-specific
+    DDL in migration 0007, not a SQLModel table; autogenerate must not drop it."""
+    return not (type_ == "table" and name is not None and name.startswith("appeal_search"))
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest Alembic revision."""
     from alembic import command

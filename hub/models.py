@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from hub.lifecycle.states import OPEN_WORK_SQL
+from hub.lifecycle.states import LATE_SQL, OPEN_WORK_SQL
 
 
 def utcnow() -> datetime:
@@ -100,6 +100,13 @@ class Case(SQLModel, table=True):
         Index("ix_work_order_unit_id", "unit_id", "id"),
         # open work by deadline: the inbox's 待办理/临期 views and the deadline check
         Index("ix_work_order_open_deadline", "deadline_at",
+              sqlite_where=text(OPEN_WORK_SQL), postgresql_where=text(OPEN_WORK_SQL)),
+        # the 临期/超期 view reads only late open work, however much open work there is
+        Index("ix_work_order_late_deadline", "deadline_at", "id",
+              sqlite_where=text(f"{OPEN_WORK_SQL} AND {LATE_SQL}"),
+              postgresql_where=text(f"{OPEN_WORK_SQL} AND {LATE_SQL}")),
+        # a unit's 待办理 view: its open work by deadline
+        Index("ix_work_order_unit_open_deadline", "unit_id", "deadline_at",
               sqlite_where=text(OPEN_WORK_SQL), postgresql_where=text(OPEN_WORK_SQL)),
     )
     id: int | None = Field(default=None, primary_key=True)
@@ -221,6 +228,13 @@ class RoutingLabel(SQLModel, table=True):
     wrong_unit_code: str | None = Field(default=None, max_length=40)
     origin: str = Field(max_length=20)  # correction | return
     at: datetime = Field(default_factory=utcnow)
+
+
+class SearchBacklog(SQLModel, table=True):
+    """Appeals whose text is not yet in the search index: the pipeline adds them, the
+    indexing job (hub/search.py) takes them, so search never slows routing."""
+
+    appeal_id: int = Field(primary_key=True, foreign_key="appeal.id")
 
 
 class JobLease(SQLModel, table=True):

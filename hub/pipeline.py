@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from classifiers.text import compose
+from hub import search
 from hub.core import Hub
 from hub.db import transaction
 from hub.dedupe import find_originals, fingerprint
@@ -83,6 +84,7 @@ class Pipeline:
         prints = {a.id: fingerprint(a.id, a.received_at, a.title, a.body) for a in snapshot}
         with transaction(self.hub.sessions) as s:
             held = set(finish(s, self.worker, [a.id for a in snapshot]))
+            search.enqueue(s, sorted(held))
             originals = find_originals(s, [prints[i] for i in sorted(held)])
             batch = [(a, d) for a, d in zip(snapshot, decisions, strict=True) if a.id in held]
             case_ids = self.cases.open_cases(s, batch)

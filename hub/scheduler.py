@@ -97,6 +97,14 @@ def deadline_job(hub: Hub) -> dict[str, int] | None:
     return run_exclusive(hub, "deadline-check", timedelta(minutes=30), work)
 
 
+def search_index_job(hub: Hub) -> int | None:
+    """Index the appeals the pipeline has opened cases for since the last run."""
+    from hub import search
+
+    return run_exclusive(hub, "search-index", timedelta(minutes=10),
+                         lambda: search.index_backlog(hub.sessions, limit=100_000))
+
+
 def build_scheduler(app: web.Application) -> AsyncIOScheduler:
     hub: Hub = app["hub"]
     scheduler = AsyncIOScheduler(timezone=hub.config.deadlines.timezone)
@@ -107,6 +115,14 @@ def build_scheduler(app: web.Application) -> AsyncIOScheduler:
     scheduler.add_job(deadlines, "interval", minutes=10, id="deadline-check",
                       next_run_time=datetime.now(scheduler.timezone) + timedelta(seconds=20),
                       max_instances=1, coalesce=True)
+
+    async def search_index() -> None:
+        await hub.run(search_index_job, hub)
+
+    # search trails routing by seconds: indexing is kept off the pipeline's path
+    scheduler.add_job(search_index, "interval", seconds=5, id="search-index",
+                      max_instances=1, coalesce=True)
+
     async def ranking() -> None:
         from hub.ranking.service import weekly_job
 

@@ -100,6 +100,13 @@ def test_pipeline_turns_every_appeal_into_one_case(hub, seed_model) -> None:  # 
         assert states.count("merged") == 39
         assert all(a.state == "done" for a in s.scalars(select(Appeal)))
     assert pipeline.drain() == 0
+    # search indexing waits in its backlog, off the pipeline's path, until the job runs
+    from hub import search
+    from hub.models import SearchBacklog
+
+    assert count(hub, SearchBacklog) == 120
+    assert search.index_backlog(hub.sessions, batch=50) == 120
+    assert count(hub, SearchBacklog) == 0
 
 
 def test_the_same_matter_from_two_channels_is_linked_once(hub, seed_model) -> None:  # type: ignore[no-untyped-def]

@@ -13,6 +13,7 @@ from sqlalchemy import update
 from hub.db import transaction
 from hub.models import WebSession, utcnow
 from hub.pipeline import ManualTriage, Pipeline
+from hub.scheduler import search_index_job
 from tests.conftest import HOTLINE_KEY
 from tests.webutil import PASSWORD, csrf_in, login, logout, make_staff
 
@@ -28,6 +29,7 @@ async def _cases(client: Any) -> dict[str, int]:
     resp = await client.post("/api/v1/appeals", json=items, headers=HOTLINE_KEY)
     assert resp.status in (200, 201, 202), await resp.text()
     await hub.run(Pipeline(hub, ManualTriage()).drain)
+    await hub.run(search_index_job, hub)  # the scheduler's job, run now
     svc = client.app["case_service"]
 
     def assign() -> dict[str, int]:
@@ -170,3 +172,33 @@ async def test_search_by_word_and_by_case_number(client: Any) -> None:
     assert none["cases"] == []  # LIKE wildcards in the query are matched literally
     page = await (await client.get("/inbox?q=站牌")).text()
     assert "公交站牌损坏" in page and "小区电梯停运" not in page
+
+
+async def test_chinese_search_is_substring_search_through_the_index(client: Any) -> None:
+    """Words of two or more characters are found through the bigram index, anywhere in
+    title or body; bigrams that occur apart are not a match; one character still works;
+    ``hub reindex`` (search.rebuild) indexes appeals stored before the index existed."""
+    from hub import search
+
+    ids = await _cases(client)
+    hub = client.app["hub"]
+    await login(client, "disp")
+
+    async def found(q: str) -> list[int]:
+        page = await (await client.get("/api/v1/staff/cases", params={"q": q})).json()
+        return sorted(c["id"] for c in page["cases"])
+
+    assert await found("无人维修") == [ids["w-1"]]  # body only
+    assert await found("站牌 路边") == [ids["w-2"]]  # every word must be there
+    assert await found("电梯 路边") == []
+    assert await found("停运电梯") == []  # its bigrams are all indexed (运电 spans title|body)
+    assert await found("梯") == [ids["w-1"]]  # one character: scanned, not indexed
+
+    def forget() -> None:
+        with transaction(hub.sessions) as s:
+            search.clear(s)
+
+    await hub.run(forget)
+    assert await found("维修") == []  # the index, not a scan, answers two-character words
+    assert await hub.run(search.rebuild, hub.sessions) == 2
+    assert await found("维修") == [ids["w-1"]]

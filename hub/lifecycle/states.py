@@ -13,6 +13,8 @@ OPEN_WORK = ("assigned", "signed", "reopened")
 # The same set as SQL, for partial indexes and queries that must repeat their
 # predicate literally (SQLite uses a partial index only then).
 OPEN_WORK_SQL = "state IN (" + ", ".join(f"'{s}'" for s in OPEN_WORK) + ")"
+#: open work that is due soon or overdue (临期/超期), as SQL for the same reason
+LATE_SQL = "due_state IN ('due_soon', 'overdue')"
 STATES = ("received", "triage", "assigned", "signed", "replied", "returned", "reopened",
           "merged", "closed")
 STATE_LABELS = {

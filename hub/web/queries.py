@@ -14,8 +14,16 @@ from typing import Any
 from sqlalchemy import Select, and_, func, or_, select, text
 from sqlalchemy.orm import Session
 
+from hub import search
 from hub.lifecycle.calendar import WorkCalendar
-from hub.lifecycle.states import ACTION_LABELS, OPEN_WORK, OPEN_WORK_SQL, STATE_LABELS, STATES
+from hub.lifecycle.states import (
+    ACTION_LABELS,
+    LATE_SQL,
+    OPEN_WORK,
+    OPEN_WORK_SQL,
+    STATE_LABELS,
+    STATES,
+)
 from hub.models import Appeal, Case, CaseEvent, Rating, Reply, Source, Unit, utcnow
 from hub.privacy import mask_name, mask_phone, mask_text
 from hub.web.access import may_see_contact, require_view, scoped
@@ -92,10 +100,20 @@ def _like(term: str) -> str:
 # Written out, not bound: SQLite uses a partial index only when the query's WHERE
 # repeats the index's predicate literally (ix_work_order_open_deadline).
 OPEN_WORK_CLAUSE = text(f"work_order.{OPEN_WORK_SQL}")
+LATE_CLAUSE = text(f"work_order.{LATE_SQL}")  # with OPEN_WORK_CLAUSE: ix_work_order_late_deadline
+
+
+@dataclass(frozen=True)
+class TextSearch:
+    """How this database answers the query's words: the bigram index for words of two
+    or more characters; a one-character word alone scans appeals above ``floor``."""
+
+    dialect: str
+    floor: int = 0
 
 
 def _conditions(staff: Staff, f: Filters, query: Select[Any], joined: bool,
-                floor: int = 0) -> Select[Any]:
+                text_search: TextSearch | None = None) -> Select[Any]:
     """The filters as WHERE clauses; ``joined`` says whether Appeal, Source and Unit are
     already in the query (the page) or must be joined only when a filter needs them
     (the count, which should touch as little as possible)."""
@@ -105,7 +123,7 @@ def _conditions(staff: Staff, f: Filters, query: Select[Any], joined: bool,
     elif f.view == "mine":
         query = query.where(OPEN_WORK_CLAUSE)
     elif f.view == "late":
-        query = query.where(OPEN_WORK_CLAUSE, Case.due_state.in_(("due_soon", "overdue")))
+        query = query.where(OPEN_WORK_CLAUSE, LATE_CLAUSE)
     elif f.view == "supervise":
         query = query.where(or_(
             and_(Case.due_state == "overdue", Case.state.in_(OPEN_WORK)),
@@ -133,11 +151,14 @@ def _conditions(staff: Staff, f: Filters, query: Select[Any], joined: bool,
     if numbers:  # a case number: exact, any age
         query = query.where(Case.number.in_(numbers))
     words = [t for t in terms if t not in numbers]
-    if words and floor > 0:
-        # text search reads the newest SEARCH_WINDOW appeals (an id range on the primary
-        # key of the table searched), so a rare word costs a bounded scan
-        query = query.where(Appeal.id > floor)
-    for term in words:
+    indexed = [t for t in words if search.indexable(t)]
+    if indexed and text_search:
+        query = query.where(search.matching(text_search.dialect, indexed))
+    elif words and text_search and text_search.floor > 0:
+        # a one-character word cannot use the index: read the newest SEARCH_WINDOW
+        # appeals (an id range on the primary key), so a rare character costs a bounded scan
+        query = query.where(Appeal.id > text_search.floor)
+    for term in words:  # LIKE confirms each word on the candidates
         pattern = _like(term)
         query = query.where(or_(Appeal.title.like(pattern, escape="\\"),
                                 Appeal.body.like(pattern, escape="\\")))
@@ -147,20 +168,25 @@ def _conditions(staff: Staff, f: Filters, query: Select[Any], joined: bool,
     return query
 
 
-def search_floor(session: Session, f: Filters) -> int:
-    """The appeal id above which a text search reads (0: all)."""
-    if not any(not (t.isdigit() and len(t) >= 10) for t in f.q.split()[:5]):
-        return 0
-    return max(0, (session.scalar(select(func.max(Appeal.id))) or 0) - SEARCH_WINDOW)
+def text_search(session: Session, f: Filters) -> TextSearch | None:
+    """How to search the query's words on this database (None: no words)."""
+    words = [t for t in f.q.split()[:5] if not (t.isdigit() and len(t) >= 10)]
+    if not words:
+        return None
+    dialect = session.get_bind().dialect.name
+    if any(search.indexable(t) for t in words):
+        return TextSearch(dialect)
+    newest = session.scalar(select(func.max(Appeal.id))) or 0
+    return TextSearch(dialect, max(0, newest - SEARCH_WINDOW))
 
 
-def _filtered(staff: Staff, f: Filters, floor: int = 0) -> Select[Any]:
+def _filtered(staff: Staff, f: Filters, plan: TextSearch | None = None) -> Select[Any]:
     query = (select(Case, Appeal.title, Appeal.received_at, Source.title.label("channel"),
                     Unit.name.label("unit_name"))
              .join(Appeal, Appeal.id == Case.appeal_id)
              .join(Source, Source.id == Appeal.source_id)
              .outerjoin(Unit, Unit.id == Case.unit_id))
-    query = _conditions(staff, f, query, joined=True, floor=floor)
+    query = _conditions(staff, f, query, joined=True, text_search=plan)
     sort = f.effective_sort
     if sort == "newest":
         return query.order_by(Case.id.desc())
@@ -210,7 +236,7 @@ def _row(case: Case, title: str, received: datetime, channel: str, unit_name: st
 def list_cases(session: Session, staff: Staff, f: Filters, calendar: WorkCalendar,
                limit: int = PAGE_SIZE) -> tuple[list[Row], bool]:
     """One page of the inbox and whether there is a next page."""
-    query = _filtered(staff, f, search_floor(session, f)).limit(limit + 1).offset(
+    query = _filtered(staff, f, text_search(session, f)).limit(limit + 1).offset(
         (f.page - 1) * limit)
     now = utcnow()
     rows = [_row(*r, calendar=calendar, now=now) for r in session.execute(query)]
@@ -222,13 +248,13 @@ def count_cases(session: Session, staff: Staff, f: Filters, cap: int = COUNT_CAP
     a text search counts fewer: it scans text."""
     cap = min(cap, SEARCH_COUNT_CAP) if f.q.strip() else cap
     sub = _conditions(staff, f, select(Case.id), joined=False,
-                      floor=search_floor(session, f)).limit(cap + 1).subquery()
+                      text_search=text_search(session, f)).limit(cap + 1).subquery()
     return session.scalar(select(func.count()).select_from(sub)) or 0
 
 
 def export_rows(session: Session, staff: Staff, f: Filters) -> list[dict[str, Any]]:
     """The filtered list for CSV/XLSX, personal data masked unless the role may see it."""
-    query = (_filtered(staff, f, search_floor(session, f))
+    query = (_filtered(staff, f, text_search(session, f))
              .add_columns(Appeal.contact_name, Appeal.contact_phone, Appeal.body)
              .limit(MAX_EXPORT))
     out = []

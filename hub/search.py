@@ -1,0 +1,139 @@
+"""Full-text search in Chinese: an inverted index of character bigrams.
+
+Chinese has no spaces, so a dispatcher's search word is a substring, not a token.
+Each appeal's title and body are indexed as the set of their character bigrams
+(the approach of Elasticsearch's CJK analyzer and MySQL's ngram parser). A search
+term of two or more characters becomes its bigrams, which must all be present (the
+index answers that), and LIKE then confirms the term itself on those few candidates
+(the bigrams may occur apart). A one-character term cannot use the index; the inbox
+searches the newest appeals for it instead.
+
+SQLite keeps the index in a contentless FTS5 table (rowid = appeal id),
+PostgreSQL in a table of tsvectors with a GIN index; both are created by migration
+0007 and are not SQLModel tables. Indexing costs about as much as routing (a few
+hundred index entries an appeal), so it is not the pipeline's work: the pipeline
+adds each appeal to ``SearchBacklog`` as it opens the case and the indexing job
+(every few seconds, one process at a time) empties the backlog. Search trails
+routing by seconds. ``hub reindex`` rebuilds the index from every appeal.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from sqlalchemy import ColumnElement, Integer, bindparam, column, delete, insert, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from hub.db import transaction
+from hub.models import Appeal, SearchBacklog
+
+TABLE = "appeal_search"
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+def normalise(text_: str) -> str:
+    """Lower case, letters and digits only: punctuation and spaces split nothing."""
+    return _NOT_WORD.sub("", text_.lower())
+
+
+def bigrams(text_: str) -> list[str]:
+    clean = normalise(text_)
+    return sorted({clean[i:i + 2] for i in range(len(clean) - 1)})
+
+
+def indexable(term: str) -> bool:
+    return len(normalise(term)) >= 2
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def entries(appeals: Iterable[tuple[int, str, str]]) -> list[tuple[int, list[str]]]:
+    """(appeal id, bigrams) for (appeal id, title, body): CPU work, done before the
+    write transaction."""
+    out = [(aid, bigrams(f"{title}\n{body}")) for aid, title, body in appeals]
+    return [(aid, grams) for aid, grams in out if grams]
+
+
+def index(session: Session, rows: list[tuple[int, list[str]]]) -> int:
+    """Store ``entries`` in the index, in the caller's transaction."""
+    if not rows:
+        return 0
+    if _dialect(session) == "postgresql":
+        session.execute(text(
+            f"INSERT INTO {TABLE} (appeal_id, grams) VALUES (:id, array_to_tsvector(:grams)) "
+            "ON CONFLICT (appeal_id) DO NOTHING"), [{"id": a, "grams": g} for a, g in rows])
+    else:
+        session.execute(text(f"INSERT INTO {TABLE} (rowid, grams) VALUES (:id, :grams)"),
+                        [{"id": a, "grams": " ".join(g)} for a, g in rows])
+    return len(rows)
+
+
+def matching(dialect: str, terms: list[str]) -> ColumnElement[bool]:
+    """``Appeal.id IN (appeals whose text holds every bigram of every term)``."""
+    grams = sorted({g for term in terms for g in bigrams(term)})
+    if dialect == "postgresql":
+        query = " & ".join(f"'{g}'" for g in grams)  # bigrams hold letters and digits only
+        ids = text(f"SELECT appeal_id FROM {TABLE} WHERE grams @@ CAST(:search_q AS tsquery)")
+    else:
+        query = " ".join(f'"{g}"' for g in grams)
+        ids = text(f"SELECT rowid FROM {TABLE} WHERE {TABLE} MATCH :search_q")
+    return Appeal.id.in_(ids.bindparams(bindparam("search_q", query))
+                         .columns(column("id", Integer)))
+
+
+def enqueue(session: Session, appeal_ids: list[int]) -> None:
+    """Ask for these appeals to be indexed (the pipeline, in its own transaction)."""
+    if appeal_ids:
+        session.execute(insert(SearchBacklog.__table__),  # type: ignore[arg-type]
+                        [{"appeal_id": i} for i in appeal_ids])
+
+
+def index_backlog(session_factory: sessionmaker[Session], batch: int = 2_000,
+                  limit: int | None = None) -> int:
+    """Index waiting appeals, oldest first, ``batch`` per write transaction; the
+    bigrams are computed between a read and a short write. Returns how many."""
+    done = 0
+    while limit is None or done < limit:
+        with session_factory() as s:
+            ids = list(s.scalars(select(SearchBacklog.appeal_id)
+                                 .order_by(SearchBacklog.appeal_id).limit(batch)))
+            if not ids:
+                break
+            texts = s.execute(select(Appeal.id, Appeal.title, Appeal.body)
+                              .where(Appeal.id.in_(ids))).all()
+        rows = entries((t.id, t.title, t.body) for t in texts)
+        with transaction(session_factory) as s:
+            index(s, rows)
+            s.execute(delete(SearchBacklog).where(SearchBacklog.appeal_id.in_(ids)))
+        done += len(ids)
+    return done
+
+
+def clear(session: Session) -> None:
+    if _dialect(session) == "postgresql":
+        session.execute(text(f"DELETE FROM {TABLE}"))
+    else:  # a contentless FTS5 table is emptied by its own command
+        session.execute(text(f"INSERT INTO {TABLE} ({TABLE}) VALUES ('delete-all')"))
+
+
+def rebuild(session_factory: sessionmaker[Session], batch: int = 5_000) -> int:
+    """Index every appeal again (after an upgrade that added the index). On PostgreSQL
+    the GIN index is dropped while the rows go in and built once at the end, several
+    times faster than maintaining it row by row; searches meanwhile scan."""
+    with transaction(session_factory) as s:
+        postgres = _dialect(s) == "postgresql"
+        clear(s)
+        if postgres:
+            s.execute(text("DROP INDEX IF EXISTS ix_appeal_search_grams"))
+        s.execute(delete(SearchBacklog))
+        s.execute(insert(SearchBacklog.__table__).from_select(  # type: ignore[arg-type]
+            ["appeal_id"], select(Appeal.id)))
+    done = index_backlog(session_factory, batch)
+    if postgres:
+        with transaction(session_factory) as s:
+            s.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
+            s.execute(text(f"CREATE INDEX ix_appeal_search_grams ON {TABLE} USING gin (grams)"))
+    return done
