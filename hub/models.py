@@ -32,6 +32,10 @@ class Unit(SQLModel, table=True):
     mirrors: str | None = Field(default=None, max_length=40)
     discipline: bool = False
     active: bool = True
+    # set by an admin on /admin/units, never by config: while paused the router sends
+    # this unit's cases to the dispatchers instead of assigning them itself
+    auto_assign_paused: bool = False
+    paused_note: str | None = Field(default=None, max_length=200)
 
 
 class Source(SQLModel, table=True):

@@ -122,6 +122,12 @@ async def test_roles_do_their_jobs_in_a_browser(server: Any, browser: Any) -> No
     adm = await _login(browser, base, "adm")
     await adm.click("text=渠道状态")
     assert "12345热线(坐席登记)" in (await adm.text_content("#sources") or "")
+    # ... and pauses automatic dispatch to a unit being reorganised
+    await adm.click("a[href='/admin/units']")
+    row = "#units tr[data-code='wenlv']"
+    await adm.fill(f"{row} input[name=note]", "机构调整")
+    await adm.click(f"{row} button:has-text('暂停')")
+    await adm.wait_for_selector(f"{row} >> text=已暂停")
 
 
 async def test_published_report_renders_in_the_browser(server: Any, browser: Any) -> None:

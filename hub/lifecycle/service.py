@@ -141,8 +141,11 @@ class CaseService:
         now = now or utcnow()
         deadline = self.deadline(now, deadline_kind or "normal")
         rows, plans = [], []
+        paused = set(session.scalars(select(Unit.code).where(Unit.auto_assign_paused)))
         for appeal, d in batch:
-            auto = bool(not d.needs_triage and d.unit_code and d.unit_code in self.unit_ids)
+            held = d.unit_code in paused  # an admin paused automatic dispatch to it
+            auto = bool(not d.needs_triage and d.unit_code and d.unit_code in self.unit_ids
+                        and not held)
             rows.append({
                 "number": case_number(appeal, self.calendar.tz), "appeal_id": appeal.id,
                 "state": "assigned" if auto else "triage", "category": d.category,
@@ -155,13 +158,13 @@ class CaseService:
                 "query_code": _given_code(appeal), "reopen_count": 0, "return_count": 0,
                 "extension_requested": False, "created_at": now, "updated_at": now,
                 "assigned_at": now if auto else None, "version": 2})
-            plans.append((auto, appeal, d))
+            plans.append((auto, held, appeal, d))
         table = Case.__table__
         ids = list(session.scalars(  # Core insert: no per-row ORM work
             insert(table).returning(table.c.id, sort_by_parameter_order=True),  # type: ignore[attr-defined]
             rows))
         events = []
-        for case_id, (auto, appeal, d) in zip(ids, plans, strict=True):
+        for case_id, (auto, held, appeal, d) in zip(ids, plans, strict=True):
             events.append({"case_id": case_id, "at": now, "actor": actor, "action": "receive",
                            "from_state": None, "to_state": "received", "unit_id": None,
                            "note": f"渠道诉求 #{appeal.id}" + (f"; 规则 {d.rule}" if d.rule
@@ -176,7 +179,7 @@ class CaseService:
                 events.append({"case_id": case_id, "at": now, "actor": actor,
                                "action": "triage", "from_state": "received",
                                "to_state": "triage", "unit_id": None,
-                               "note": _suggestion_note(d)})
+                               "note": _suggestion_note(d, held)})
         session.execute(insert(CaseEvent.__table__), events)  # type: ignore[arg-type]
         return ids
 
@@ -368,12 +371,13 @@ def _text(appeal: Appeal | None) -> str:
     return "" if appeal is None else f"{appeal.title}\n{appeal.body}"
 
 
-def _suggestion_note(decision: RouteDecision) -> str:
+def _suggestion_note(decision: RouteDecision, paused: bool = False) -> str:
     if not decision.suggestions:
         return "待人工分拨"
     tops = ", ".join(f"{s.get('category')}→{s.get('unit')} {s.get('p', 0):.2f}"
                      for s in decision.suggestions[:3])
-    return f"置信度不足, 建议: {tops}"
+    why = f"{decision.unit_code} 已暂停自动派单" if paused else "置信度不足"
+    return f"{why}, 建议: {tops}"
 
 
 __all__ = ["CaseService", "RouteDecision", "CaseError", "Conflict", "NotFound", "Forbidden",

@@ -29,7 +29,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def setup_web(app: web.Application) -> None:
-    from hub.web import public, staff, staff_api
+    from hub.web import admin_units, public, staff, staff_api
     from hub.web.auth import LoginLimiter
 
     app["login_limiter"] = LoginLimiter()
@@ -40,6 +40,7 @@ def setup_web(app: web.Application) -> None:
     env.filters["dt"] = _format_time
     env.globals["urlencode"] = urlencode
     app.add_routes(staff.routes)
+    app.add_routes(admin_units.routes)
     app.add_routes(staff_api.routes)
     app.add_routes(public.routes)
 
