@@ -3,6 +3,14 @@
 Each request is answered only after the transaction holding its items committed,
 so an acknowledged appeal is durable; sharing the commit lets a 2-core machine
 take thousands of single POSTs a second on SQLite's single writer.
+
+SQLite has one writer, so one transaction is in flight at a time. PostgreSQL's
+commit waits for the WAL flush; with one transaction at a time every request also
+waits for the flush before its own, so the tail follows the disk. There up to
+``concurrency`` transactions run at once (each its own batch): requests that arrive
+during a flush go into the next transaction instead of queueing behind it.
+Two transactions writing the same (source, external id) are safe: the second waits
+for the first and then finds the existing row.
 """
 
 from __future__ import annotations
@@ -12,7 +20,7 @@ import logging
 from dataclasses import dataclass
 
 from hub.core import Hub
-from hub.db import transaction
+from hub.db import is_postgres, transaction
 from hub.intake_schema import AppealIn
 from hub.queue import Enqueued, enqueue
 
@@ -27,9 +35,13 @@ class _Request:
 
 
 class IntakeWriter:
-    def __init__(self, hub: Hub, max_items: int = 1000) -> None:
+    def __init__(self, hub: Hub, max_items: int = 1000, concurrency: int | None = None) -> None:
         self.hub = hub
         self.max_items = max_items
+        if concurrency is None:
+            concurrency = 3 if is_postgres(hub.engine) else 1
+        self._slots = asyncio.Semaphore(concurrency)
+        self._in_flight: set[asyncio.Task[None]] = set()
         self._pending: list[_Request] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -44,6 +56,8 @@ class IntakeWriter:
                 await self._task
             except asyncio.CancelledError:
                 pass
+        if self._in_flight:  # let started transactions finish and answer
+            await asyncio.gather(*self._in_flight, return_exceptions=True)
         for req in self._pending:
             if not req.future.done():
                 req.future.set_exception(RuntimeError("hub is shutting down"))
@@ -59,12 +73,19 @@ class IntakeWriter:
             await self._wake.wait()
             self._wake.clear()
             while self._pending:
+                await self._slots.acquire()  # requests keep gathering meanwhile
                 batch, count = [], 0
                 while self._pending and (count < self.max_items or not batch):
                     req = self._pending.pop(0)
                     batch.append(req)
                     count += len(req.items)
-                await self._commit(batch)
+                task = asyncio.create_task(self._commit(batch))
+                self._in_flight.add(task)
+                task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        self._slots.release()
 
     async def _commit(self, batch: list[_Request]) -> None:
         try:
@@ -87,7 +108,7 @@ class IntakeWriter:
             by_source.setdefault(req.source_id, []).append(req)
         results: dict[int, list[Enqueued]] = {}
         with transaction(self.hub.sessions) as session:
-            for source_id, reqs in by_source.items():
+            for source_id, reqs in sorted(by_source.items()):  # one lock order for all
                 flat = enqueue(session, source_id, [i for r in reqs for i in r.items])
                 start = 0
                 for r in reqs:

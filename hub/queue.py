@@ -30,8 +30,10 @@ def enqueue(session: Session, source_id: int, items: list[AppealIn]) -> list[Enq
     unique: dict[str, AppealIn] = {}
     for item in items:
         unique.setdefault(item.external_id, item)
+    # rows in key order: concurrent transactions then lock the same keys in the same
+    # order and cannot deadlock (the intake runs several at once on PostgreSQL)
     inserted = insert_ignoring_conflicts(
-        session, Appeal.__table__, [i.row(source_id) for i in unique.values()],
+        session, Appeal.__table__, [unique[k].row(source_id) for k in sorted(unique)],
         ["source_id", "external_id"], [Appeal.__table__.c.id, Appeal.__table__.c.external_id])
     new_ids = {ext: id_ for id_, ext in inserted}
     missing = [ext for ext in unique if ext not in new_ids]

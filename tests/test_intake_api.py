@@ -131,3 +131,28 @@ async def test_concurrent_posts_of_one_appeal_share_a_commit_and_an_id(client) -
     assert sorted(r.status for r in responses[:10]) == [200] * 9 + [201]
     assert all(r.status == 201 for r in responses[10:])
     assert len({b["id"] for b in bodies[10:]} | {same[0]["id"]}) == 21
+
+
+async def test_overlapping_batches_in_opposite_orders_all_succeed(client) -> None:  # type: ignore[no-untyped-def]
+    """On PostgreSQL several intake transactions run at once; batches naming the same
+    appeals in different orders must neither deadlock nor store an appeal twice."""
+    import random
+
+    keys = [f"o-{i:03d}" for i in range(200)]
+    batches = []
+    for n in range(40):
+        order = keys[:]
+        random.Random(n).shuffle(order)
+        batches.append([{**ITEM, "external_id": k} for k in (order if n % 2 else order[::-1])])
+    responses = await asyncio.gather(*[
+        client.post("/api/v1/appeals", json=batch, headers=HOTLINE_KEY) for batch in batches])
+    assert all(r.status in (200, 201) for r in responses), [await r.text() for r in responses]
+    ids: dict[str, set[int]] = {}
+    created = 0
+    for batch, resp in zip(batches, responses, strict=True):
+        for item, result in zip(batch, (await resp.json())["results"], strict=True):
+            ids.setdefault(item["external_id"], set()).add(result["id"])
+            created += bool(result["created"])
+    assert all(len(v) == 1 for v in ids.values()) and len(ids) == 200
+    assert created == 200
+    assert await count_appeals(client) == 200

@@ -188,10 +188,13 @@ def _filtered(staff: Staff, f: Filters, plan: TextSearch | None = None) -> Selec
              .outerjoin(Unit, Unit.id == Case.unit_id))
     query = _conditions(staff, f, query, joined=True, text_search=plan)
     sort = f.effective_sort
+    # a search is ordered by appeal (as new as its case, near enough): the database then
+    # walks the index's matches in order and stops at a page, instead of sorting them all
+    newest_first = Appeal.id if plan else Case.id
     if sort == "newest":
-        return query.order_by(Case.id.desc())
+        return query.order_by(newest_first.desc())
     if sort == "oldest":
-        return query.order_by(Case.id)
+        return query.order_by(newest_first)
     return query.order_by(Case.deadline_at, Case.id)
 
 
