@@ -59,6 +59,9 @@ async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:
     app["hub"] = hub
     app["api_keys"] = api_keys(hub.config, settings)
     app["case_service"] = CaseService(hub.config, hub.unit_ids)
+    from hub.web.auth import LoginLimiter
+
+    app["login_limiter"] = LoginLimiter(hub.sessions)  # shared by processes: in the database
     yield
     await asyncio.to_thread(hub.close)
 

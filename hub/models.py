@@ -234,6 +234,16 @@ class RoutingLabel(SQLModel, table=True):
     at: datetime = Field(default_factory=utcnow)
 
 
+class LoginFailure(SQLModel, table=True):
+    """A failed login, by hashed key (address or username): every process of the hub
+    counts the same failures, so running more processes does not multiply guesses."""
+
+    __table_args__ = (Index("ix_loginfailure_key_at", "key", "at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=64)
+    at: datetime = Field(default_factory=utcnow)
+
+
 class SearchBacklog(SQLModel, table=True):
     """Appeals whose text is not yet in the search index: the pipeline adds them, the
     indexing job (hub/search.py) takes them, so search never slows routing."""

@@ -202,3 +202,34 @@ async def test_chinese_search_is_substring_search_through_the_index(client: Any)
     assert await found("维修") == []  # the index, not a scan, answers two-character words
     assert await hub.run(search.rebuild, hub.sessions) == 2
     assert await found("维修") == [ids["w-1"]]
+
+
+async def test_login_limit_is_shared_by_every_process(client: Any, settings: Any,
+                                                      aiohttp_client: Any) -> None:
+    """Failures counted by one hub process block the same username on another (a second
+    app on the same database), and no address or username is stored in clear."""
+    from sqlalchemy import select
+
+    from hub.app import create_app
+    from hub.models import LoginFailure
+
+    await _cases(client)
+    other = await aiohttp_client(create_app(settings))
+    for _ in range(5):
+        resp = await client.post("/api/v1/staff/login",
+                                 json={"username": "sup", "password": "wrong!"})
+        assert resp.status == 401
+    resp = await other.post("/api/v1/staff/login", json={"username": "sup",
+                                                         "password": PASSWORD})
+    assert resp.status == 429
+    resp = await other.post("/api/v1/staff/login", json={"username": "disp",
+                                                         "password": PASSWORD})
+    assert resp.status == 429  # the same address, too
+    hub = client.app["hub"]
+
+    def stored() -> list[str]:
+        with hub.sessions() as s:
+            return list(s.scalars(select(LoginFailure.key)))
+
+    keys = await hub.run(stored)
+    assert len(keys) == 10 and not any("sup" in k or "127.0.0.1" in k for k in keys)

@@ -30,9 +30,6 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 def setup_web(app: web.Application) -> None:
     from hub.web import admin_units, public, staff, staff_api
-    from hub.web.auth import LoginLimiter
-
-    app["login_limiter"] = LoginLimiter()
     app.middlewares.append(session_middleware)  # before the context processors run
     env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES),
                                autoescape=jinja2.select_autoescape(["html"]),

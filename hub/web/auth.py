@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import time
-from collections import defaultdict, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session, sessionmaker
 
-from hub.models import Unit, User, WebSession, utcnow
+from hub.db import transaction
+from hub.models import LoginFailure, Unit, User, WebSession, utcnow
 
 ROLES = {
     "operator": "话务员", "dispatcher": "派单员", "unit": "承办单位",
@@ -125,29 +124,36 @@ def end_session(session: Session, token: str) -> None:
 class LoginLimiter:
     """At most ``attempts`` failed logins per window, per address and per username.
 
-    Kept in memory: each process limits on its own, which bounds guessing at
-    attempts × processes per window without a shared store.
+    Failures are rows in the database (keys hashed: no addresses or usernames kept),
+    so all processes of the hub share one count. Methods block: run them in the pool.
     """
 
-    def __init__(self, attempts: int = 5, window_s: float = 300.0) -> None:
-        self.attempts, self.window = attempts, window_s
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
+    def __init__(self, sessions: sessionmaker[Session], attempts: int = 5,
+                 window_s: float = 300.0) -> None:
+        self.sessions = sessions
+        self.attempts, self.window = attempts, timedelta(seconds=window_s)
 
-    def _recent(self, key: str, now: float) -> deque[float]:
-        q = self._failures[key]
-        while q and q[0] < now - self.window:
-            q.popleft()
-        return q
+    @staticmethod
+    def _hashed(keys: tuple[str, ...]) -> list[str]:
+        return [hashlib.sha256(k.encode()).hexdigest() for k in keys]
 
-    def blocked(self, *keys: str) -> bool:
-        now = time.monotonic()
-        return any(len(self._recent(k, now)) >= self.attempts for k in keys)
+    def blocked(self, *keys: str, now: datetime | None = None) -> bool:
+        since = (now or utcnow()) - self.window
+        with self.sessions() as s:
+            counts = s.execute(select(func.count()).select_from(LoginFailure)
+                               .where(LoginFailure.key.in_(self._hashed(keys)),
+                                      LoginFailure.at > since)
+                               .group_by(LoginFailure.key)).scalars()
+            return any(c >= self.attempts for c in counts)
 
-    def failed(self, *keys: str) -> None:
-        now = time.monotonic()
-        for k in keys:
-            self._recent(k, now).append(now)
+    def failed(self, *keys: str, now: datetime | None = None) -> None:
+        now = now or utcnow()
+        hashed = self._hashed(keys)
+        with transaction(self.sessions) as s:
+            s.execute(delete(LoginFailure).where(LoginFailure.key.in_(hashed),
+                                                 LoginFailure.at <= now - self.window))
+            s.add_all(LoginFailure(key=k, at=now) for k in hashed)
 
     def succeeded(self, *keys: str) -> None:
-        for k in keys:
-            self._failures.pop(k, None)
+        with transaction(self.sessions) as s:
+            s.execute(delete(LoginFailure).where(LoginFailure.key.in_(self._hashed(keys))))

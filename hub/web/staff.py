@@ -82,11 +82,11 @@ async def login(request: web.Request) -> web.StreamResponse:
     keys = (f"ip:{request.remote}", f"user:{username}")
     limiter = _limiter(request)
     context = {"next": _safe_next(str(form.get("next", "/inbox"))), "username": username}
-    if limiter.blocked(*keys):
+    hub = _hub(request)
+    if await hub.run(limiter.blocked, *keys):
         return aiohttp_jinja2.render_template(
             "login.html", request, {**context, "error": "登录失败次数过多，请5分钟后再试"},
             status=429)
-    hub = _hub(request)
 
     def check() -> str | None:
         with transaction(hub.sessions) as s:
@@ -95,10 +95,10 @@ async def login(request: web.Request) -> web.StreamResponse:
 
     token = await hub.run(check)
     if token is None:
-        limiter.failed(*keys)
+        await hub.run(limiter.failed, *keys)
         return aiohttp_jinja2.render_template(
             "login.html", request, {**context, "error": "用户名或密码不正确"}, status=401)
-    limiter.succeeded(*keys)
+    await hub.run(limiter.succeeded, *keys)
     response = web.HTTPSeeOther(context["next"])
     response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="Lax",
                         secure=hub.settings.secure_cookies,

@@ -41,7 +41,7 @@ async def login(request: web.Request) -> web.Response:
     username, password = str(body.get("username", ""))[:60], str(body.get("password", ""))[:200]
     limiter: LoginLimiter = request.app["login_limiter"]
     keys = (f"ip:{request.remote}", f"user:{username}")
-    if limiter.blocked(*keys):
+    if await hub.run(limiter.blocked, *keys):
         raise ApiError(429, "too_many_requests", "too many failed logins; wait 5 minutes")
 
     def check() -> tuple[str, str] | None:
@@ -59,9 +59,9 @@ async def login(request: web.Request) -> web.Response:
 
     got = await hub.run(check)
     if got is None:
-        limiter.failed(*keys)
+        await hub.run(limiter.failed, *keys)
         raise ApiError(401, "bad_credentials", "wrong username or password")
-    limiter.succeeded(*keys)
+    await hub.run(limiter.succeeded, *keys)
     response = web.json_response({"csrf_token": got[1]})
     response.set_cookie(SESSION_COOKIE, got[0], httponly=True, samesite="Lax",
                         secure=hub.settings.secure_cookies,
