@@ -186,7 +186,10 @@ def _filtered(staff: Staff, f: Filters, plan: TextSearch | None = None) -> Selec
              .join(Appeal, Appeal.id == Case.appeal_id)
              .join(Source, Source.id == Appeal.source_id)
              .outerjoin(Unit, Unit.id == Case.unit_id))
-    query = _conditions(staff, f, query, joined=True, text_search=plan)
+    return _ordered(_conditions(staff, f, query, joined=True, text_search=plan), f, plan)
+
+
+def _ordered(query: Select[Any], f: Filters, plan: TextSearch | None) -> Select[Any]:
     sort = f.effective_sort
     # a search is ordered by appeal (as new as its case, near enough): the database then
     # walks the index's matches in order and stops at a page, instead of sorting them all
@@ -250,8 +253,12 @@ def count_cases(session: Session, staff: Staff, f: Filters, cap: int = COUNT_CAP
     """How many cases match, counted up to ``cap`` + 1 (more shows as "cap+");
     a text search counts fewer: it scans text."""
     cap = min(cap, SEARCH_COUNT_CAP) if f.q.strip() else cap
-    sub = _conditions(staff, f, select(Case.id), joined=False,
-                      text_search=text_search(session, f)).limit(cap + 1).subquery()
+    plan = text_search(session, f)
+    # ordered like the list, so the capped count walks the list's index and stops; an
+    # unordered LIMIT let PostgreSQL seq-scan, and concurrent scans start mid-table
+    # (synchronize_seqscans), where 1,001 late cases took 120 ms to find instead of 1
+    sub = _ordered(_conditions(staff, f, select(Case.id), joined=False, text_search=plan),
+                   f, plan).limit(cap + 1).subquery()
     return session.scalar(select(func.count()).select_from(sub)) or 0
 
 
