@@ -13,10 +13,11 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('unit') as batch:
-        batch.add_column(sa.Column('auto_assign_paused', sa.Boolean(), nullable=False,
-                                   server_default=sa.false()))
-        batch.add_column(sa.Column('paused_note', sa.String(length=200), nullable=True))
+    # plain ADD COLUMN on both databases: SQLite's batch mode would copy and drop the
+    # table, which its foreign keys (cases, users) forbid once units exist
+    op.add_column('unit', sa.Column('auto_assign_paused', sa.Boolean(), nullable=False,
+                                    server_default=sa.false()))
+    op.add_column('unit', sa.Column('paused_note', sa.String(length=200), nullable=True))
 
 
 def downgrade() -> None:
