@@ -254,11 +254,14 @@ def count_cases(session: Session, staff: Staff, f: Filters, cap: int = COUNT_CAP
     a text search counts fewer: it scans text."""
     cap = min(cap, SEARCH_COUNT_CAP) if f.q.strip() else cap
     plan = text_search(session, f)
-    # ordered like the list, so the capped count walks the list's index and stops; an
-    # unordered LIMIT let PostgreSQL seq-scan, and concurrent scans start mid-table
-    # (synchronize_seqscans), where 1,001 late cases took 120 ms to find instead of 1
-    sub = _ordered(_conditions(staff, f, select(Case.id), joined=False, text_search=plan),
-                   f, plan).limit(cap + 1).subquery()
+    query = _conditions(staff, f, select(Case.id), joined=False, text_search=plan)
+    if plan is None:
+        # ordered like the list, so the capped count walks the list's index and stops;
+        # unordered, PostgreSQL seq-scanned, and concurrent scans start mid-table
+        # (synchronize_seqscans): 1,001 late cases took 120 ms to find instead of 1.
+        # A search's count stays unordered: its candidates come from the text index.
+        query = _ordered(query, f, plan)
+    sub = query.limit(cap + 1).subquery()
     return session.scalar(select(func.count()).select_from(sub)) or 0
 
 
