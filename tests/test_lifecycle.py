@@ -191,3 +191,24 @@ def test_deadline_check_marks_urges_and_escalates(hub) -> None:  # type: ignore[
     with transaction(hub.sessions) as s:
         next_day = check_deadlines(s, spec, svc.calendar, now=later + timedelta(days=1))
     assert next_day["urged"] == 1 and next_day["escalated"] == 1
+
+
+def test_the_scheduled_deadline_job_runs_once_and_refreshes_sqlite_statistics(hub) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import text
+
+    from hub.db import transaction
+    from hub.intake_schema import validate_item
+    from hub.pipeline import ManualTriage, Pipeline
+    from hub.queue import enqueue
+    from hub.scheduler import deadline_job
+
+    with transaction(hub.sessions) as s:
+        enqueue(s, hub.source_ids["hotline-push"], [validate_item(
+            {"external_id": "dl-1", "body": "A3区某小区门口路灯不亮已经两周了"})])
+    Pipeline(hub, ManualTriage()).drain()
+    result = deadline_job(hub)
+    assert result is not None and set(result) == {"overdue", "due_soon", "urged", "escalated"}
+    if hub.engine.dialect.name == "sqlite":
+        with hub.sessions() as s:  # ANALYZE ran: the planner has statistics to read
+            assert s.execute(text("SELECT count(*) FROM sqlite_stat1 "
+                                  "WHERE tbl = 'work_order'")).scalar() > 0
