@@ -233,3 +233,14 @@ async def test_login_limit_is_shared_by_every_process(client: Any, settings: Any
 
     keys = await hub.run(stored)
     assert len(keys) == 10 and not any("sup" in k or "127.0.0.1" in k for k in keys)
+
+
+def test_pages_show_times_in_the_configured_time_zone() -> None:
+    from datetime import UTC, datetime
+
+    from hub.web import _format_time
+
+    moment = datetime(2026, 11, 23, 2, 30, tzinfo=UTC)
+    assert _format_time({"city_tz": "Asia/Shanghai"}, moment) == "2026-11-23 10:30"
+    assert _format_time({"city_tz": "Asia/Urumqi"}, moment) == "2026-11-23 08:30"
+    assert _format_time({"city_tz": "Asia/Shanghai"}, None) == ""

@@ -46,15 +46,18 @@ async def _context(request: web.Request) -> dict[str, Any]:
     hub: Hub = request.app["hub"]
     return {"staff": request.get("staff"), "city": hub.config.city_name,
             "public_csrf": request.get("public_csrf", ""),
-            "reply_days": hub.config.deadlines.reply_days}
+            "reply_days": hub.config.deadlines.reply_days,
+            "city_tz": hub.config.deadlines.timezone}
 
 
-def _format_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+@jinja2.pass_context
+def _format_time(context: Any, value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """Times are stored in UTC and shown in the city's configured time zone."""
     if value is None:
         return ""
     from zoneinfo import ZoneInfo
 
-    return value.astimezone(ZoneInfo("Asia/Shanghai")).strftime(fmt)
+    return value.astimezone(ZoneInfo(context.get("city_tz") or "UTC")).strftime(fmt)
 
 
 @web.middleware
