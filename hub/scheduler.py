@@ -113,6 +113,8 @@ def search_index_job(hub: Hub) -> int | None:
 def build_scheduler(app: web.Application) -> AsyncIOScheduler:
     hub: Hub = app["hub"]
     scheduler = AsyncIOScheduler(timezone=hub.config.deadlines.timezone)
+    # a line per run of a 5-second job drowns the log; failures are still logged
+    logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
 
     async def deadlines() -> None:
         await hub.run(deadline_job, hub)
