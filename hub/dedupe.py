@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from hub.db import is_postgres
 from hub.models import Appeal, AppealBand
 from hub.textsim import MinHasher, band_keys, jaccard, shingles
 
@@ -82,8 +83,19 @@ def find_originals(session: Session, prints: list[Fingerprint]) -> dict[int, tup
         for k in p.keys:  # later appeals of this batch may repeat this one
             by_key.setdefault(k, set()).add(p.appeal_id)
         texts[p.appeal_id] = (p.received_at, p.grams)
-    # Core insert of the table (not the ORM entity): a plain executemany, no per-row ORM work
-    session.execute(insert(AppealBand.__table__), [  # type: ignore[arg-type]
-        {"key": k, "appeal_id": p.appeal_id, "received_at": p.received_at}
-        for p in usable for k in p.keys])
+    _store_bands(session, [(k, p.appeal_id, p.received_at) for p in usable for k in p.keys])
     return found
+
+
+def _store_bands(session: Session, rows: list[tuple[int, int, datetime]]) -> None:
+    """Sixteen rows an appeal: on PostgreSQL by COPY (in this transaction), several
+    times cheaper than an INSERT per row; elsewhere one executemany of a Core insert."""
+    if is_postgres(session):
+        raw = session.connection().connection.driver_connection
+        with raw.cursor() as cursor, cursor.copy(  # type: ignore[union-attr]
+                "COPY appealband (key, appeal_id, received_at) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    session.execute(insert(AppealBand.__table__), [  # type: ignore[arg-type]
+        {"key": k, "appeal_id": a, "received_at": at} for k, a, at in rows])
