@@ -10,20 +10,28 @@ using it (models trained before the choice existed used ``jieba``).
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
 from collections.abc import Callable, Iterable
 
 import jieba
-import rjieba
 
+try:  # wheels exist for the usual platforms; elsewhere it would need Rust to build
+    import rjieba
+except ImportError:  # pragma: no cover - exercised only where rjieba is missing
+    rjieba = None
+
+log = logging.getLogger(__name__)
 jieba.setLogLevel(logging.WARNING)
-DEFAULT_TOKENIZER = "rjieba"
+DEFAULT_TOKENIZER = "rjieba" if rjieba is not None else "jieba"
 _PUNCT = re.compile(r"^[\W_]+$")
 _lock = threading.Lock()
 _known: set[str] = set()
-_CUTTERS: dict[str, Callable[[str], list[str]]] = {"rjieba": rjieba.cut, "jieba": jieba.lcut}
+_CUTTERS: dict[str, Callable[[str], list[str]]] = {"jieba": jieba.lcut}
+if rjieba is not None:
+    _CUTTERS["rjieba"] = rjieba.cut
 
 
 def add_words(words: Iterable[str]) -> None:
@@ -32,7 +40,8 @@ def add_words(words: Iterable[str]) -> None:
         for word in words:
             if word and word not in _known:
                 jieba.add_word(word, freq=20000)
-                rjieba.add_word(word, 20000, None)
+                if rjieba is not None:
+                    rjieba.add_word(word, 20000, None)
                 _known.add(word)
 
 
@@ -41,11 +50,21 @@ def compose(title: str, body: str) -> str:
     return f"{title}\n{title}\n{body}"
 
 
+@functools.cache
+def _say_rjieba_is_missing() -> None:  # once, not per text
+    log.warning("rjieba is not installed; tokenising with jieba instead")
+
+
 def cutter(name: str) -> Callable[[str], list[str]]:
+    if name == "rjieba" and rjieba is None:
+        # same dictionary and algorithm: a model trained with rjieba still routes with
+        # jieba, only slower (numbers and dashes are cut a little differently)
+        _say_rjieba_is_missing()
+        return jieba.lcut
     try:
         return _CUTTERS[name]
     except KeyError:
-        raise ValueError(f"unknown tokenizer {name!r} (known: {', '.join(_CUTTERS)})") from None
+        raise ValueError(f"unknown tokenizer {name!r} (known: rjieba, jieba)") from None
 
 
 def tokens(text: str, tokenizer: str = DEFAULT_TOKENIZER) -> list[str]:

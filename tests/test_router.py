@@ -119,3 +119,16 @@ def test_both_segmenters_know_the_citys_names_and_an_unknown_one_is_refused() ->
         assert "星沙街道" in tokens("A7县星沙街道的路灯坏了", name)
     with pytest.raises(ValueError, match="unknown tokenizer"):
         tokens("路灯", "pkuseg")
+
+
+def test_a_model_trained_with_rjieba_still_routes_where_rjieba_is_missing(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """rjieba is a binary wheel; where it cannot be installed the Python jieba, with
+    the same dictionary, tokenises instead of the model failing."""
+    import jieba
+
+    import classifiers.text as text
+
+    monkeypatch.setattr(text, "rjieba", None)
+    sentence = "A3区某小区路灯坏了一个月"
+    assert text.tokens(sentence, "rjieba") == text.tokens(sentence, "jieba")
+    assert text.cutter("rjieba") is jieba.lcut
