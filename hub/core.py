@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from hub import search
 from hub.bootstrap import sync_config
 from hub.config import CityConfig, load_config
 from hub.db import is_postgres, make_engine, migrate, session_factory, transaction
@@ -60,6 +61,7 @@ class Hub:
                     migrate(self.engine)
                     with transaction(self.sessions) as s:
                         sync_config(s, self.config)
+                        search.backfill_if_empty(s)
                 finally:
                     conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK})
                     conn.commit()
@@ -67,6 +69,7 @@ class Hub:
             migrate(self.engine)
             with transaction(self.sessions) as s:
                 sync_config(s, self.config)
+                search.backfill_if_empty(s)
 
     def refresh_ids(self) -> None:
         with self.sessions() as s:

@@ -14,7 +14,8 @@ PostgreSQL in a table of tsvectors with a GIN index; both are created by migrati
 hundred index entries an appeal), so it is not the pipeline's work: the pipeline
 adds each appeal to ``SearchBacklog`` as it opens the case and the indexing job
 (every few seconds, one process at a time) empties the backlog. Search trails
-routing by seconds. ``hub reindex`` rebuilds the index from every appeal.
+routing by seconds. A database upgraded with appeals but no index queues them all
+at start (``backfill_if_empty``); ``hub reindex`` rebuilds the index at once.
 """
 
 from __future__ import annotations
@@ -22,7 +23,17 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, Integer, bindparam, column, delete, insert, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    bindparam,
+    column,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.db import transaction
@@ -110,6 +121,20 @@ def index_backlog(session_factory: sessionmaker[Session], batch: int = 2_000,
             s.execute(delete(SearchBacklog).where(SearchBacklog.appeal_id.in_(ids)))
         done += len(ids)
     return done
+
+
+def backfill_if_empty(session: Session) -> int:
+    """After an upgrade that added the index, queue every stored appeal for the
+    indexing job (which works through them in the background); a no-op once the
+    index or its backlog holds anything. Returns how many were queued."""
+    if session.scalar(select(SearchBacklog.appeal_id).limit(1)) is not None:
+        return 0
+    column = "appeal_id" if _dialect(session) == "postgresql" else "rowid"
+    if session.execute(text(f"SELECT {column} FROM {TABLE} LIMIT 1")).first() is not None:
+        return 0
+    session.execute(insert(SearchBacklog.__table__).from_select(  # type: ignore[arg-type]
+        ["appeal_id"], select(Appeal.id)))
+    return int(session.scalar(select(func.count()).select_from(SearchBacklog)) or 0)
 
 
 def clear(session: Session) -> None:

@@ -17,7 +17,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, text
 
-from hub.db import MIGRATIONS_DIR, make_engine
+from hub import search
+from hub.db import MIGRATIONS_DIR, make_engine, session_factory, transaction
 from tests.conftest import TEST_DB, on_postgres
 
 LAST_RELEASE = "0005"  # the schema the previous release shipped
@@ -55,10 +56,25 @@ def test_a_full_database_upgrades_to_head(empty_url: str) -> None:
         conn.execute(text(
             "INSERT INTO \"user\" (username, display_name, password_hash, role, unit_id, active,"
             " created_at) VALUES ('zj', 'zj', 'x', 'unit', 1, true, '2026-01-01 00:00:00')"))
+        conn.execute(text("INSERT INTO source (id, name, kind, title, enabled, "
+                          "consecutive_failures) VALUES (1, 'web', 'push', '网站', true, 0)"))
+        conn.execute(text(
+            "INSERT INTO appeal (source_id, external_id, received_at, created_at, title, body,"
+            " votes, state, attempts) VALUES (1, 'old-1', '2026-01-01 00:00:00+00',"
+            " '2026-01-01 00:00:00+00', '路灯不亮', '小区门口路灯坏了一个月', 0, 'done', 0)"))
     _upgrade(engine, "head")
     with engine.connect() as conn:
         assert conn.execute(text("SELECT code, auto_assign_paused FROM unit")).all() == [
             ("zhujian", False)]
         assert conn.execute(text("SELECT count(*) FROM searchbacklog")).scalar() == 0
         assert conn.execute(text("SELECT count(*) FROM loginfailure")).scalar() == 0
+    # the appeals stored before the search index are queued for it once, at start
+    sessions = session_factory(engine)
+    with transaction(sessions) as s:
+        assert search.backfill_if_empty(s) == 1
+    with transaction(sessions) as s:
+        assert search.backfill_if_empty(s) == 0  # the backlog holds them already
+    assert search.index_backlog(sessions) == 1
+    with transaction(sessions) as s:
+        assert search.backfill_if_empty(s) == 0  # the index holds them now
     engine.dispose()
