@@ -21,7 +21,7 @@ _SPACE = ord(" ")
 
 
 def _codes(text: str) -> np.ndarray:
-    """The codes of every 1-, 2- and 3-gram of `` text ``, not spanning a word gap."""
+    """The codes of every 1-, 2- and 3-gram of ``text``, not spanning a word gap."""
     if not text.strip():
         return np.zeros(0, dtype=np.int64)
     chars = np.frombuffer(f" {text.lower()} ".encode("utf-32-le"), dtype=np.uint32).astype(np.int64)

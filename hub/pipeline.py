@@ -84,8 +84,9 @@ class Pipeline:
         prints = {a.id: fingerprint(a.id, a.received_at, a.title, a.body) for a in snapshot}
         with transaction(self.hub.sessions) as s:
             held = set(finish(s, self.worker, [a.id for a in snapshot]))
-            search.enqueue(s, sorted(held))
-            originals = find_originals(s, [prints[i] for i in sorted(held)])
+            held_ids = sorted(held)
+            search.enqueue(s, held_ids)
+            originals = find_originals(s, [prints[i] for i in held_ids])
             batch = [(a, d) for a, d in zip(snapshot, decisions, strict=True) if a.id in held]
             case_ids = self.cases.open_cases(s, batch)
             for (appeal, _), case_id in zip(batch, case_ids, strict=True):

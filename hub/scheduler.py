@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub.core import Hub
-from hub.db import insert_ignoring_conflicts, transaction
+from hub.db import insert_ignoring_conflicts, is_postgres, transaction
 from hub.models import JobLease, JobRun, utcnow
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ def deadline_job(hub: Hub) -> dict[str, int] | None:
     def work() -> dict[str, int]:
         with transaction(hub.sessions) as s:
             result = check_deadlines(s, hub.config.deadlines, calendar)
-            if s.get_bind().dialect.name == "sqlite":
+            if not is_postgres(s):
                 # SQLite plans from statistics only ANALYZE writes; the job has just
                 # changed how many cases are late, which decides whether the 临期/超期
                 # view reads its own index (well under a second at a million cases)

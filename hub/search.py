@@ -36,7 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, sessionmaker
 
-from hub.db import transaction
+from hub.db import is_postgres, transaction
 from hub.models import Appeal, SearchBacklog
 
 TABLE = "appeal_search"
@@ -57,10 +57,6 @@ def indexable(term: str) -> bool:
     return len(normalise(term)) >= 2
 
 
-def _dialect(session: Session) -> str:
-    return session.get_bind().dialect.name
-
-
 def entries(appeals: Iterable[tuple[int, str, str]]) -> list[tuple[int, list[str]]]:
     """(appeal id, bigrams) for (appeal id, title, body): CPU work, done before the
     write transaction."""
@@ -72,7 +68,7 @@ def index(session: Session, rows: list[tuple[int, list[str]]]) -> int:
     """Store ``entries`` in the index, in the caller's transaction."""
     if not rows:
         return 0
-    if _dialect(session) == "postgresql":
+    if is_postgres(session):
         session.execute(text(
             f"INSERT INTO {TABLE} (appeal_id, grams) VALUES (:id, array_to_tsvector(:grams)) "
             "ON CONFLICT (appeal_id) DO NOTHING"), [{"id": a, "grams": g} for a, g in rows])
@@ -129,16 +125,20 @@ def backfill_if_empty(session: Session) -> int:
     index or its backlog holds anything. Returns how many were queued."""
     if session.scalar(select(SearchBacklog.appeal_id).limit(1)) is not None:
         return 0
-    column = "appeal_id" if _dialect(session) == "postgresql" else "rowid"
+    column = "appeal_id" if is_postgres(session) else "rowid"
     if session.execute(text(f"SELECT {column} FROM {TABLE} LIMIT 1")).first() is not None:
         return 0
-    session.execute(insert(SearchBacklog.__table__).from_select(  # type: ignore[arg-type]
-        ["appeal_id"], select(Appeal.id)))
+    _queue_every_appeal(session)
     return int(session.scalar(select(func.count()).select_from(SearchBacklog)) or 0)
 
 
+def _queue_every_appeal(session: Session) -> None:
+    session.execute(insert(SearchBacklog.__table__).from_select(  # type: ignore[arg-type]
+        ["appeal_id"], select(Appeal.id)))
+
+
 def clear(session: Session) -> None:
-    if _dialect(session) == "postgresql":
+    if is_postgres(session):
         session.execute(text(f"DELETE FROM {TABLE}"))
     else:  # a contentless FTS5 table is emptied by its own command
         session.execute(text(f"INSERT INTO {TABLE} ({TABLE}) VALUES ('delete-all')"))
@@ -149,13 +149,12 @@ def rebuild(session_factory: sessionmaker[Session], batch: int = 5_000) -> int:
     the GIN index is dropped while the rows go in and built once at the end, several
     times faster than maintaining it row by row; searches meanwhile scan."""
     with transaction(session_factory) as s:
-        postgres = _dialect(s) == "postgresql"
+        postgres = is_postgres(s)
         clear(s)
         if postgres:
             s.execute(text("DROP INDEX IF EXISTS ix_appeal_search_grams"))
         s.execute(delete(SearchBacklog))
-        s.execute(insert(SearchBacklog.__table__).from_select(  # type: ignore[arg-type]
-            ["appeal_id"], select(Appeal.id)))
+        _queue_every_appeal(s)
     done = index_backlog(session_factory, batch)
     if postgres:
         with transaction(session_factory) as s:

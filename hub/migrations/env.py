@@ -14,8 +14,6 @@ if connection is None:
     url = context.config.get_main_option("sqlalchemy.url")
     connection = create_engine(url).connect()
 
-
-
 context.configure(connection=connection, target_metadata=target_metadata,
                   render_as_batch=connection.dialect.name == "sqlite",
                   include_object=include_object)

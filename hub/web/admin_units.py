@@ -84,4 +84,3 @@ async def switch_auto_assign(request: web.Request) -> web.StreamResponse:
     log.info("automatic dispatch to %s %s by %s", code, "paused" if pause else "resumed",
              request["staff"].username)
     raise web.HTTPSeeOther("/admin/units")
-

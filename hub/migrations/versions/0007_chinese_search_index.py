@@ -2,7 +2,8 @@
 
 SQLite: a contentless FTS5 table. PostgreSQL: tsvectors with a GIN index. Plus the
 backlog of appeals waiting to be indexed. Appeals stored before this revision are
-indexed by ``hub reindex``.
+queued for indexing at the next start (search.backfill_if_empty) or indexed at once
+by ``hub reindex``.
 
 Revision ID: 0007
 Revises: 0006
