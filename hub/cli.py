@@ -193,7 +193,7 @@ def _unit_name(hub: Any, code: str | None) -> str | None:
 def cmd_demo(args: argparse.Namespace) -> int:
     from hub.demo import run_demo
 
-    return run_demo(port=args.port, rate=args.rate)
+    return run_demo(host=args.host, port=args.port, rate=args.rate)
 
 
 def cmd_user_add(args: argparse.Namespace) -> int:
@@ -336,7 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_classify)
 
     p = sub.add_parser("demo", help="a demo hub on SQLite with simulated channels")
-    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--host", help="else HUB_HOST (127.0.0.1)")
+    p.add_argument("--port", type=int, help="else HUB_PORT (8080)")
     p.add_argument("--rate", type=float, default=0.5, help="simulated appeals per second")
     p.set_defaults(fn=cmd_demo)
 
@@ -373,10 +374,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+SERVICE_COMMANDS = ("serve", "demo")  # long-running: the hub's own progress lines matter
+HUB_LOGGERS = ("hub", "connectors", "classifiers")
+
+
+def configure_logging(verbose: bool, command: str) -> None:
+    """A command prints what the user asked for: libraries (Alembic, APScheduler) stay
+    at WARNING unless -v; a serving process also logs the hub's own INFO lines."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not verbose and command in SERVICE_COMMANDS:
+        for name in HUB_LOGGERS:
+            logging.getLogger(name).setLevel(logging.INFO)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    verbose = any(a in ("-v", "--verbose") for a in argv)  # accepted after the command too
+    argv = [a for a in argv if a not in ("-v", "--verbose")]
+    args = build_parser().parse_args(argv)
+    args.verbose = verbose
+    configure_logging(verbose, args.command)
     try:
         return int(args.fn(args) or 0)
     except (ConfigError, SettingsError) as exc:

@@ -125,19 +125,24 @@ async def grow(channels: Channels, rows: list[dict[str, str]], stop: asyncio.Eve
             pass
 
 
-def run_demo(port: int = 8080, rate: float = 0.5) -> int:
+def run_demo(host: str | None = None, port: int | None = None, rate: float = 0.5) -> int:
+    """Serve the demo on HUB_HOST/HUB_PORT (flags win), the channel imitations on
+    HUB_DEMO_CHANNELS_PORT (else the next port)."""
     from datetime import datetime, timedelta
 
     from hub.simulate import TZ, load_messages
 
-    settings = load_settings().with_overrides(port=port)
-    channels_port = port + 1
+    settings = load_settings()
+    settings = settings.with_overrides(host=host or settings.host, port=port or settings.port)
+    port = settings.port
+    channels_port = settings.demo_channels_port or port + 1
     channels = Channels(load_messages(SEED_CORPUS, limit=30,
                                       start=datetime.now(TZ) - timedelta(days=2)))
     settings = settings.with_overrides(
         config_dir=demo_config(settings, f"http://127.0.0.1:{channels_port}"))
     app = create_app(settings)
     stop = asyncio.Event()
+    shown = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
     with SEED_CORPUS.open(encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
 
@@ -149,7 +154,7 @@ def run_demo(port: int = 8080, rate: float = 0.5) -> int:
         app["channels_runner"] = runner
         key = next(s.dev_api_key for s in app["hub"].config.sources if s.name == "hotline-push")
         app["sim"] = [
-            asyncio.create_task(simulate_hotline(f"http://127.0.0.1:{port}", key or "", rate,
+            asyncio.create_task(simulate_hotline(f"http://{shown}:{port}", key or "", rate,
                                                  stop)),
             asyncio.create_task(grow(channels, rows, stop))]
 
@@ -161,9 +166,9 @@ def run_demo(port: int = 8080, rate: float = 0.5) -> int:
     app.on_startup.append(start_sim)
     app.on_shutdown.append(stop_sim)
     accounts = ", ".join(u[0] for u in DEMO_USERS)
-    print(f"hub demo: inbox http://127.0.0.1:{port}/login  public http://127.0.0.1:{port}/\n"
+    print(f"hub demo: inbox http://{shown}:{port}/login  public http://{shown}:{port}/\n"
           f"  staff accounts: {accounts} (password: {DEMO_PASSWORD})\n"
           f"  channels imitated on http://127.0.0.1:{channels_port}/ and pulled every 20 s\n"
-          f"  API: http://127.0.0.1:{port}/api/v1/openapi.json   Ctrl-C stops")
-    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
+          f"  API: http://{shown}:{port}/api/v1/openapi.json   Ctrl-C stops", flush=True)
+    web.run_app(app, host=settings.host, port=port, access_log=None, print=None)
     return 0

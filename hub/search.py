@@ -36,7 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, sessionmaker
 
-from hub.db import is_postgres, transaction
+from hub.db import insert_ignoring_conflicts, is_postgres, transaction
 from hub.models import Appeal, SearchBacklog
 
 TABLE = "appeal_search"
@@ -65,17 +65,28 @@ def entries(appeals: Iterable[tuple[int, str, str]]) -> list[tuple[int, list[str
 
 
 def index(session: Session, rows: list[tuple[int, list[str]]]) -> int:
-    """Store ``entries`` in the index, in the caller's transaction."""
+    """Store ``entries`` in the index, in the caller's transaction; an appeal already
+    indexed is left as it is (indexing is idempotent, like queuing for it)."""
     if not rows:
         return 0
     if is_postgres(session):
         session.execute(text(
             f"INSERT INTO {TABLE} (appeal_id, grams) VALUES (:id, array_to_tsvector(:grams)) "
             "ON CONFLICT (appeal_id) DO NOTHING"), [{"id": a, "grams": g} for a, g in rows])
-    else:
-        session.execute(text(f"INSERT INTO {TABLE} (rowid, grams) VALUES (:id, :grams)"),
-                        [{"id": a, "grams": " ".join(g)} for a, g in rows])
-    return len(rows)
+        return len(rows)
+    # a contentless FTS5 table enforces no unique rowid: a second insert would index
+    # the appeal twice, so the ids already present are skipped here
+    present: set[int] = set()
+    ids = [a for a, _ in rows]
+    for start in range(0, len(ids), 900):
+        chunk = ids[start:start + 900]
+        present.update(session.scalars(
+            text(f"SELECT rowid FROM {TABLE} WHERE rowid IN :ids")
+            .bindparams(bindparam("ids", expanding=True)), {"ids": chunk}))
+    fresh = [{"id": a, "grams": " ".join(g)} for a, g in rows if a not in present]
+    if fresh:
+        session.execute(text(f"INSERT INTO {TABLE} (rowid, grams) VALUES (:id, :grams)"), fresh)
+    return len(fresh)
 
 
 def matching(dialect: str, terms: list[str]) -> ColumnElement[bool]:
@@ -92,10 +103,14 @@ def matching(dialect: str, terms: list[str]) -> ColumnElement[bool]:
 
 
 def enqueue(session: Session, appeal_ids: list[int]) -> None:
-    """Ask for these appeals to be indexed (the pipeline, in its own transaction)."""
+    """Ask for these appeals to be indexed (the pipeline, in its own transaction).
+
+    Idempotent: an appeal already waiting (queued by the start-up backfill, or by a
+    pipeline that lost its lease) is not an error, so the two can never collide."""
     if appeal_ids:
-        session.execute(insert(SearchBacklog.__table__),  # type: ignore[arg-type]
-                        [{"appeal_id": i} for i in appeal_ids])
+        insert_ignoring_conflicts(session, SearchBacklog.__table__,
+                                  [{"appeal_id": i} for i in sorted(set(appeal_ids))],
+                                  ["appeal_id"], [SearchBacklog.__table__.c.appeal_id])
 
 
 def index_backlog(session_factory: sessionmaker[Session], batch: int = 2_000,
@@ -133,8 +148,9 @@ def backfill_if_empty(session: Session) -> int:
 
 
 def _queue_every_appeal(session: Session) -> None:
+    waiting = select(SearchBacklog.appeal_id).where(SearchBacklog.appeal_id == Appeal.id)
     session.execute(insert(SearchBacklog.__table__).from_select(  # type: ignore[arg-type]
-        ["appeal_id"], select(Appeal.id)))
+        ["appeal_id"], select(Appeal.id).where(~waiting.exists())))
 
 
 def clear(session: Session) -> None:

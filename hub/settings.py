@@ -7,8 +7,10 @@ Secrets that still hold their development placeholder are refused outside the
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 DEV_SECRET = "dev-insecure-secret-change-me"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -27,6 +29,7 @@ class Settings:
     secret_key: str = DEV_SECRET
     host: str = "127.0.0.1"
     port: int = 8080
+    demo_channels_port: int | None = None
     max_body_bytes: int = 1024 * 1024
     model_path: Path | None = None
     scheduler_enabled: bool = True
@@ -64,31 +67,65 @@ class Settings:
         return self
 
 
-def _bool(value: str | None, default: bool) -> bool:
-    if value is None:
-        return default
+def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def load_settings(environ: dict[str, str] | None = None) -> Settings:
-    """Build settings from ``HUB_*`` environment variables."""
+@dataclass(frozen=True)
+class EnvVar:
+    """One ``HUB_*`` variable: the settings field it fills, how it is read, what it means.
+
+    This table is the only place the environment is read (the README's list of
+    settings is checked against it by a test)."""
+
+    name: str
+    field: str
+    parse: Callable[[str], Any]
+    meaning: str
+
+
+ENV_VARS: tuple[EnvVar, ...] = (
+    EnvVar("HUB_ENV", "env", str, "dev, test or prod; prod refuses development secrets"),
+    EnvVar("HUB_DATABASE_URL", "database_url", str,
+           "SQLAlchemy URL; default SQLite var/hub.sqlite3 (WAL); production PostgreSQL"),
+    EnvVar("HUB_CONFIG_DIR", "config_dir", Path,
+           "folder of the city's TOML files (units, sources, routing, deadlines, ranking)"),
+    EnvVar("HUB_VAR_DIR", "var_dir", Path,
+           "folder for the SQLite file, the router model and published reports"),
+    EnvVar("HUB_SECRET_KEY", "secret_key", str, "random secret, at least 32 characters in prod"),
+    EnvVar("HUB_HOST", "host", str, "address `hub serve` and `hub demo` listen on"),
+    EnvVar("HUB_PORT", "port", int, "port `hub serve` and `hub demo` listen on (8080)"),
+    EnvVar("HUB_DEMO_CHANNELS_PORT", "demo_channels_port", int,
+           "port of the demo's channel imitations (default: HUB_PORT + 1)"),
+    EnvVar("HUB_MAX_BODY_BYTES", "max_body_bytes", int, "largest request body accepted (1 MiB)"),
+    EnvVar("HUB_MODEL_PATH", "model_path", Path,
+           "router model file (default var/models/router.joblib)"),
+    EnvVar("HUB_SCHEDULER", "scheduler_enabled", _bool,
+           "0 turns off scheduled jobs (pulls, deadlines, rankings) in this process"),
+    EnvVar("HUB_PIPELINE", "pipeline_enabled", _bool,
+           "0 turns off the queue -> case pipeline worker in this process"),
+    EnvVar("HUB_SESSION_HOURS", "session_hours", float, "staff login sessions last this long (8)"),
+    EnvVar("HUB_SECURE_COOKIES", "secure_cookies", _bool,
+           "cookies only over HTTPS (on by default in prod)"),
+    EnvVar("HUB_LEDGER_KEY", "ledger_key", str,
+           "lets the parent platform read this hub's ledger (`dev-ledger-key` in dev only)"),
+)
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build settings from the ``HUB_*`` environment variables in ENV_VARS."""
     env = os.environ if environ is None else environ
-    var_dir = Path(env.get("HUB_VAR_DIR", str(REPO_ROOT / "var")))
-    model = env.get("HUB_MODEL_PATH")
-    return Settings(
-        env=env.get("HUB_ENV", "dev"),
-        database_url=env.get("HUB_DATABASE_URL", ""),
-        config_dir=Path(env.get("HUB_CONFIG_DIR", str(REPO_ROOT / "config"))),
-        var_dir=var_dir,
-        secret_key=env.get("HUB_SECRET_KEY", DEV_SECRET),
-        host=env.get("HUB_HOST", "127.0.0.1"),
-        port=int(env.get("HUB_PORT", "8080")),
-        max_body_bytes=int(env.get("HUB_MAX_BODY_BYTES", str(1024 * 1024))),
-        model_path=Path(model) if model else None,
-        scheduler_enabled=_bool(env.get("HUB_SCHEDULER"), True),
-        pipeline_enabled=_bool(env.get("HUB_PIPELINE"), True),
-        session_hours=float(env.get("HUB_SESSION_HOURS", "8")),
-        ledger_key=env.get("HUB_LEDGER_KEY") or (
-            "dev-ledger-key" if env.get("HUB_ENV", "dev") == "dev" else None),
-        secure_cookies=_bool(env.get("HUB_SECURE_COOKIES"), env.get("HUB_ENV") == "prod"),
-    ).check()
+    values: dict[str, Any] = {}
+    for var in ENV_VARS:
+        raw = env.get(var.name)
+        if raw is None or raw == "":
+            continue
+        try:
+            values[var.field] = var.parse(raw)
+        except ValueError:
+            raise SettingsError(f"{var.name}={raw!r} cannot be read: {var.meaning}") from None
+    environment = values.get("env", "dev")
+    values.setdefault("secure_cookies", environment == "prod")
+    if "ledger_key" not in values and environment == "dev":
+        values["ledger_key"] = "dev-ledger-key"
+    return Settings(**values).check()
