@@ -14,7 +14,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from connectors.runner import CONNECTORS, pull
 from hub.core import Hub
 from hub.models import Source, utcnow
-from hub.scheduler import acquire_lease, release_lease
+from hub.scheduler import acquire_lease, release_lease, stops_quietly
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,7 @@ def _paused(hub: Hub, name: str) -> datetime | None:
     return until if until and until > utcnow() else None
 
 
+@stops_quietly
 async def scheduled_pull(app: web.Application, name: str) -> dict[str, Any] | None:
     hub: Hub = app["hub"]
     lease = f"pull:{name}"

@@ -8,8 +8,10 @@ made once however many processes wake up on Monday.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,6 +26,22 @@ from hub.db import insert_ignoring_conflicts, is_postgres, transaction
 from hub.models import JobLease, JobRun, utcnow
 
 log = logging.getLogger(__name__)
+
+
+def stops_quietly(job: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """A scheduled coroutine that ends without a traceback when shutdown cancels it
+    (APScheduler logs any BaseException from a job as a crash; Ctrl-C is not one).
+    The job's own lease and transaction make an interrupted run safe to repeat."""
+
+    @functools.wraps(job)
+    async def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await job(*args, **kwargs)
+        except asyncio.CancelledError:
+            log.info("%s interrupted by shutdown", getattr(job, "__name__", "job"))
+            return None
+
+    return run
 
 
 def acquire_lease(hub: Hub, name: str, ttl: timedelta, now: datetime | None = None) -> bool:
@@ -116,6 +134,7 @@ def build_scheduler(app: web.Application) -> AsyncIOScheduler:
     # a line per run of a 5-second job drowns the log; failures are still logged
     logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
 
+    @stops_quietly
     async def deadlines() -> None:
         await hub.run(deadline_job, hub)
 
@@ -123,6 +142,7 @@ def build_scheduler(app: web.Application) -> AsyncIOScheduler:
                       next_run_time=datetime.now(scheduler.timezone) + timedelta(seconds=20),
                       max_instances=1, coalesce=True)
 
+    @stops_quietly
     async def search_index() -> None:
         await hub.run(search_index_job, hub)
 
@@ -130,6 +150,7 @@ def build_scheduler(app: web.Application) -> AsyncIOScheduler:
     scheduler.add_job(search_index, "interval", seconds=5, id="search-index",
                       max_instances=1, coalesce=True)
 
+    @stops_quietly
     async def ranking() -> None:
         from hub.ranking.service import weekly_job
 
@@ -151,6 +172,7 @@ def build_scheduler(app: web.Application) -> AsyncIOScheduler:
         week = period_containing(datetime.now(tz).date(), "week", tz).label
         return run_once_per_period(hub, "router-retrain", week, lambda _s: retrain(hub))
 
+    @stops_quietly
     async def retrain_async() -> None:
         await hub.run(retrain_job)
 

@@ -186,3 +186,35 @@ def test_sqlite_writers_queue_at_the_write_gate(hub) -> None:  # type: ignore[no
         t.join()
     assert order == ["gate held", "gate released", "write begins"]
     assert gate.path.exists()
+
+
+def test_backfilled_appeals_are_processed_and_indexed_once(hub) -> None:  # type: ignore[no-untyped-def]
+    """`hub import` then `hub process` on a fresh hub: the start-up backfill queues every
+    stored appeal for the search index, then the pipeline queues the same appeals again.
+    Both must succeed, and each appeal is in the index once."""
+    from sqlalchemy import text
+
+    from hub import search
+    from hub.models import SearchBacklog
+
+    source = hub.source_ids["import"]
+    with transaction(hub.sessions) as s:
+        enqueue(s, source, [item(f"bf-{i}", f"A1区某小区第{i}栋楼道灯坏了很久没人修理") for i in
+                            range(30)])
+    with transaction(hub.sessions) as s:  # what Hub.open does at start
+        assert search.backfill_if_empty(s) == 30
+        assert search.backfill_if_empty(s) == 0  # once the backlog holds anything
+    assert Pipeline(hub, ManualTriage(), batch_size=7).drain() == 30
+    with transaction(hub.sessions) as s:
+        search.enqueue(s, [1, 2, 3, 3])  # a repeat is not an error either
+    assert count(hub, SearchBacklog) == 30
+    assert search.index_backlog(hub.sessions, batch=8) == 30
+    with transaction(hub.sessions) as s:  # indexed again: still one entry per appeal
+        search.enqueue(s, [1, 2])
+    search.index_backlog(hub.sessions)
+    column = "appeal_id" if on_postgres() else "rowid"
+    with hub.sessions() as s:
+        ids = [r[0] for r in s.execute(text(f"SELECT {column} FROM appeal_search"))]
+        hits = s.scalar(select(func.count()).select_from(Appeal).where(
+            search.matching(s.get_bind().dialect.name, ["楼道灯"])))
+    assert sorted(ids) == list(range(1, 31)) and hits == 30
