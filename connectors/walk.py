@@ -137,13 +137,19 @@ class ListingWalk:
             gaps.append(head)
         # a walk that read the whole list has closed every older gap
         older = [] if head is None and self._reached_end else state.gaps
+        head_pages = self.max_pages - self.budget
         for gap in older:
             if self.budget <= 0:
                 gaps.append(gap)
                 continue
+            before = len(self.to_read)
             left = await self._part(gap.ref, gap.boundary, gap.until, 0)
             if left is not None:
                 gaps.append(left)
+                if len(self.to_read) == before:
+                    self.warn(f"max_pages ({self.max_pages}) leaves no page to carry on where "
+                              f"an earlier pull stopped (reaching stored items alone took "
+                              f"{head_pages}): raise max_pages")
         if len(gaps) > MAX_GAPS:
             self.warn(f"{len(gaps) - MAX_GAPS} unread stretches of the list were given up: "
                       "raise max_pages or pull more often, then `hub source reset`")
