@@ -290,3 +290,38 @@ async def test_the_admin_page_shows_warnings_and_acts_with_an_audit_event(
     assert await hub.run(held) == 0
     assert str(cut) in await hub.run(stored_ids, hub, "board-city")
     assert N > 20  # max_pages 2 really left messages unread
+
+
+async def test_a_reply_added_on_the_board_reaches_the_case_page(
+        aiohttp_client: Any, aiohttp_server: Any, settings: Settings, tmp_path: Path) -> None:
+    from hub.pipeline import Pipeline
+
+    sim = Channels(messages(12))
+    target = sim.messages[-1]
+    target.reply = None
+    server = await aiohttp_server(sim.app())
+    config = tmp_path / "config"
+    add_source(config, "board-city", "board",
+               source_options("board", str(server.make_url("")).rstrip("/")))
+    client = await aiohttp_client(create_app(settings.with_overrides(config_dir=config)))
+    hub = client.app["hub"]
+    await hub.run(make_staff, hub)
+    await pull(hub, "board-city", client.app["http"])
+    await hub.run(Pipeline(hub, client.app["router"]).drain)
+
+    def case_of(external_id: str) -> int:
+        from hub.models import Case
+
+        with hub.sessions() as s:
+            return s.scalar(select(Case.id).join(Appeal, Appeal.id == Case.appeal_id)
+                            .where(Appeal.external_id == external_id))
+
+    case_id = await hub.run(case_of, str(target.id))
+    await login(client, "disp")
+    page = await (await client.get(f"/cases/{case_id}")).text()
+    assert "原渠道上的回复" not in page
+    sim.answer(target.id, "您好，经A2区住建局核实，电梯已于本周完成维修，请放心使用。")
+    summary = await pull(hub, "board-city", client.app["http"])
+    assert (summary["new"], summary["updated"]) == (0, 1)
+    page = await (await client.get(f"/cases/{case_id}")).text()
+    assert "原渠道上的回复" in page and "电梯已于本周完成维修" in page and "拉取时有更新" in page
