@@ -67,8 +67,8 @@ class BoardConnector(Connector):
                check="selector"),
         Option("id_pattern", str, None, "regex on the link whose first group is the message id "
                "(else the link's path)", check="regex1"),
-        Option("encoding", str, None, "the pages' encoding (else the HTTP header, else <meta>; "
-               "GBK is read as GB18030)", check="codec"),
+        Option("encoding", str, None, "the pages' encoding (else the HTTP header, else the "
+               "page's meta charset; GBK is read as GB18030)", check="codec"),
         Option("allow_empty", bool, False, "an empty first list page is not an error"),
         *WALK_OPTIONS,
     )

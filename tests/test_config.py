@@ -55,3 +55,11 @@ def test_placeholder_secret_refused_in_production() -> None:
     with pytest.raises(SettingsError):
         Settings(env="prod", database_url="postgresql+psycopg://x/y").check()
     Settings(env="prod", database_url="postgresql+psycopg://x/y", secret_key="k" * 40).check()
+
+
+def test_every_setting_is_in_the_readme() -> None:
+    from hub.settings import ENV_VARS
+
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    missing = [v.name for v in ENV_VARS if f"`{v.name}" not in readme]
+    assert not missing, f"README.md's configuration section lacks {missing}"
