@@ -120,7 +120,20 @@ async def pull(hub: Hub, name: str, http: aiohttp.ClientSession,
     Raises NotPullable for an unknown or push/internal source; every other failure
     is caught, reported in the summary and recorded in the source's health."""
     source_id = hub.source_ids.get(name)
-    connector = make_connector(hub, name, http)
+    try:
+        connector = make_connector(hub, name, http)
+    except NotPullable:
+        raise
+    except Exception as exc:  # options the checks let through but the connector refuses
+        if source_id is None:
+            raise
+        error = f"{type(exc).__name__}: {exc}"
+        log.warning("source %s cannot be set up: %s", name, error)
+        paused = await hub.run(_record_health, hub, name, source_id, error, [])
+        return {"fetched": 0, "new": 0, "duplicates": 0, "updated": 0, "quarantined": 0,
+                "errors": 1, "checkpoint_kept": 0, "source": name, "status": "error",
+                "error": error, "warnings": [], "paused_until": paused, "retries": 0,
+                "seconds": 0.0}
     if source_id is None:  # configured after this process started
         raise NotPullable(f"source {name!r} is not in the database yet: run `hub init`")
 

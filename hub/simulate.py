@@ -180,6 +180,15 @@ class Channels:
             return sorted(self.messages, key=lambda m: m.touched, reverse=True)
         return list(reversed(self.messages))
 
+    def board_page(self, page_no: int) -> tuple[list[Message], int]:
+        """One page of the list and the list's length (a page by publication is cut
+        from the end without copying the whole board)."""
+        total = len(self.messages)
+        if self.board_order == "reply":
+            return self.board_listing()[(page_no - 1) * PAGE:page_no * PAGE], total
+        hi, lo = total - (page_no - 1) * PAGE, max(0, total - page_no * PAGE)
+        return list(reversed(self.messages[lo:max(hi, 0)])), total
+
     def _row(self, m: Message, pinned: bool = False) -> str:
         state = (f"<span class='state'>已回复 {m.replied_at:%m-%d %H:%M}</span>" if m.replied_at
                  else f"<span class='state'>{'已回复' if m.reply else '待回复'}</span>")
@@ -190,9 +199,7 @@ class Channels:
 
     async def board_list(self, request: web.Request) -> web.Response:
         page_no = max(1, int(request.query.get("page", "1")))
-        listing = self.board_listing()
-        total = len(listing)
-        page = listing[(page_no - 1) * PAGE:page_no * PAGE]
+        page, total = self.board_page(page_no)
         if self.faults.layout_changed:
             rows = "".join(f"<div class='card'>{html.escape(m.title)}</div>" for m in page)
         else:
@@ -234,8 +241,7 @@ class Channels:
     # -- a 政务 platform's JSON message list, newest first, by page number ----------------
     async def latest_json(self, request: web.Request) -> web.Response:
         page_no = max(1, int(request.query.get("page", "1")))
-        listing = self.board_listing()
-        page = listing[(page_no - 1) * PAGE:page_no * PAGE]
+        page, total = self.board_page(page_no)
         rows = [{"msg_id": m.id, "title": m.title, "content": m.body, "is_top": pinned,
                  "post_time": m.at.strftime("%Y-%m-%d %H:%M:%S"),
                  "modify_time": (m.replied_at or m.at).strftime("%Y-%m-%d %H:%M:%S"),
@@ -243,7 +249,7 @@ class Channels:
                 [*((p, True) for p in (self.pinned if page_no == 1 else [])),
                  *((m, False) for m in page)]]
         return web.json_response({"status": "success", "data": {
-            "list": rows, "has_more": page_no * PAGE < len(listing)}})
+            "list": rows, "has_more": page_no * PAGE < total}})
 
 
 def board_options(base: str) -> dict[str, object]:

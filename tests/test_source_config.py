@@ -121,3 +121,36 @@ def test_the_reference_lists_every_declared_option(capsys: pytest.CaptureFixture
         assert f"{kind}: {cls.summary()}" in out
         for option in cls.declared_options():
             assert re.search(rf"^  {option.name}\s", out, re.M), option.name
+
+
+def test_a_new_kind_is_told_what_its_test_source_lacks() -> None:
+    """The channel contract test's helper names the file and the entry to add, not a
+    bare KeyError."""
+    from connectors.base import Connector
+    from connectors.options import REQUIRED, Option
+    from connectors.registry import registered
+    from tests.channelutil import source_options
+
+    class WeiboConnector(Connector):
+        """a city's government Weibo account (政务微博)"""
+
+        kind = "weibo-test"
+        OPTIONS = (Option("account", str, REQUIRED, "the account's uid"),)
+
+    with registered(WeiboConnector):
+        with pytest.raises(pytest.fail.Exception) as failed:
+            source_options("weibo-test", BASE)
+        message = str(failed.value)
+        assert "no imitation" in message and "hub/simulate.py" in message
+        assert "IMITATED['weibo-test']" in message
+        from hub import simulate
+
+        simulate.IMITATED["weibo-test"] = lambda base: {"acount": "123"}
+        try:
+            with pytest.raises(pytest.fail.Exception) as failed:
+                source_options("weibo-test", BASE)
+        finally:
+            del simulate.IMITATED["weibo-test"]
+        message = str(failed.value)
+        assert "acount: unknown option (did you mean 'account'?)" in message
+        assert "account: missing required option" in message

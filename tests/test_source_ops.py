@@ -325,3 +325,13 @@ async def test_a_reply_added_on_the_board_reaches_the_case_page(
     assert (summary["new"], summary["updated"]) == (0, 1)
     page = await (await client.get(f"/cases/{case_id}")).text()
     assert "原渠道上的回复" in page and "电梯已于本周完成维修" in page and "拉取时有更新" in page
+
+
+async def test_only_admins_act_on_sources(client: Any) -> None:
+    hub = client.app["hub"]
+    await hub.run(make_staff, hub)
+    assert (await client.post("/admin/sources/web/reset", data={})).status == 401
+    csrf = await login(client, "disp")
+    for path in ("/admin/sources/web/reset", "/admin/quarantine/1/replay",
+                 "/admin/quarantine/1/refetch"):
+        assert (await client.post(path, data={"csrf": csrf})).status == 403
