@@ -94,7 +94,10 @@ class BoardConnector(Connector):
         title = self._text(node, self.option("title")) or link.get_text(" ", strip=True)
         when_text = self._text(node, self.option("time"))
         votes = self._text(node, self.option("votes"))
-        stamp = self._text(node, self.option("updated"))
+        # with `updated` set, an entry without the element has the stamp "" (a reply
+        # that makes it appear is then a change); None: nothing to compare
+        stamp = (self._text(node, self.option("updated")) or "") if self.option("updated") \
+            else None
         pinned = (bool(self.option("pinned")) and node.select_one(self.option("pinned")) is not None
                   ) or (bool(self.option("pinned_text"))
                         and self.option("pinned_text") in node.get_text(" ", strip=True))

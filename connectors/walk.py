@@ -190,8 +190,11 @@ class ListingWalk:
                     continue  # repeated across pages while the list moved
                 self.seen.add(entry.external_id)
                 stored = entry.external_id in stamps
-                changed = stored and entry.stamp is not None and \
-                    stamps[entry.external_id] != entry.stamp
+                # an item stored before it had a stamp is taken as unchanged: reading
+                # every stored thread again to learn its stamp would re-read the board
+                was = stamps.get(entry.external_id)
+                changed = stored and entry.stamp is not None and was is not None \
+                    and was != entry.stamp
                 if not stored or changed:
                     self.to_read.append(entry)
                 if entry.pinned:

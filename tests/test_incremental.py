@@ -352,3 +352,37 @@ async def test_the_walk_never_stores_a_checkpoint_that_moves_back() -> None:
     assert _moves_forward(connector, older, newer) is True
     assert _moves_forward(connector, "2026-11-20T01:00:00+00:00", older) is False  # old format
     assert isinstance(connector.known, KnownItems) and not connector.known.any_stored
+
+
+async def test_the_walk_decides_by_stored_items_and_their_stamps() -> None:
+    """Without HTTP: pinned entries are skipped, a stamp that appears ("" -> 已回复) is
+    a change, an item stored before stamps existed is taken as unchanged, and the walk
+    stops after ``stop_after_known`` settled entries, not at the first one."""
+    from connectors.walk import WALK_OPTIONS, Entry, ListingWalk, WalkState
+
+    pages = {"1": ([Entry("p", pinned=True), Entry("a", stamp=""), Entry("b", stamp="已回复"),
+                    Entry("c", stamp="")], "2"),
+             "2": ([Entry("d", stamp=""), Entry("a", stamp=""), Entry("e", stamp="")], "3"),
+             "3": ([Entry("f", stamp="")], None)}
+    stored = {"p": "", "b": "", "c": None, "d": "", "e": "", "f": ""}
+    asked: list[str] = []
+
+    async def read(ref: str) -> tuple[list[Entry], str | None]:
+        asked.append(ref)
+        return pages[ref]
+
+    async def lookup(ids: list[str]) -> dict[str, str | None]:
+        return {i: stored[i] for i in ids if i in stored}
+
+    options = {o.name: o.default for o in WALK_OPTIONS} | {"stop_after_known": 3,
+                                                           "recheck_hours": 0}
+    warnings: list[str] = []
+    walk = ListingWalk(read, KnownItems(lookup, True), options, warnings.append)
+    entries, state = await walk.run("1", WalkState())
+    assert [e.external_id for e in entries] == ["a", "b"]
+    assert asked == ["1", "2"] and warnings == [] and state.gaps == []
+    short = ListingWalk(read, KnownItems(lookup, True), options | {"max_pages": 1},
+                        warnings.append)
+    _, state = await short.run("1", WalkState())
+    assert [g.ref for g in state.gaps] == ["1"] and "max_pages (1)" in warnings[0]
+    assert WalkState.load(state.dump()).gaps[0].boundary == ["a", "b", "c"]
