@@ -1,10 +1,8 @@
 """Polite, resilient HTTP for connectors: one place for rate limits, timeouts,
 retries with exponential backoff and jitter, Retry-After, and a size cap.
 
-Options (per source, in config/sources.toml):
-  timeout_seconds (20), max_response_bytes (5 MiB), min_interval_seconds (0.5:
-  at most two requests a second), retries (3), backoff_seconds (1.0),
-  max_backoff_seconds (30), headers (a table), token (sent as Bearer).
+Its options (timeout, size cap, pacing, retries, headers, token) are declared once
+in connectors/options.py (HTTP_OPTIONS) and apply to every connector that pulls.
 """
 
 from __future__ import annotations
@@ -20,7 +18,9 @@ from typing import Any
 import aiohttp
 
 from connectors.base import Abort, RetryLater
+from connectors.options import HTTP_OPTIONS, resolved
 
+_HTTP_NAMES = {o.name for o in HTTP_OPTIONS}
 RETRY_STATUS = {429, 500, 502, 503, 504}
 FATAL_STATUS = {400, 401, 403, 404, 410}
 
@@ -55,13 +55,15 @@ class Fetcher:
     def __init__(self, http: aiohttp.ClientSession, options: dict[str, Any],
                  sleep: Any = asyncio.sleep) -> None:
         self.http = http
-        self.timeout = aiohttp.ClientTimeout(total=float(options.get("timeout_seconds", 20)))
-        self.max_bytes = int(options.get("max_response_bytes", 5 * 1024 * 1024))
-        self.min_interval = float(options.get("min_interval_seconds", 0.5))
-        self.retries = int(options.get("retries", 3))
-        self.backoff = float(options.get("backoff_seconds", 1.0))
-        self.max_backoff = float(options.get("max_backoff_seconds", 30.0))
-        self.headers = dict(options.get("headers", {}))
+        options = {**resolved(HTTP_OPTIONS, {k: v for k, v in options.items()
+                                             if k in _HTTP_NAMES}), **options}
+        self.timeout = aiohttp.ClientTimeout(total=float(options["timeout_seconds"]))
+        self.max_bytes = int(options["max_response_bytes"])
+        self.min_interval = float(options["min_interval_seconds"])
+        self.retries = int(options["retries"])
+        self.backoff = float(options["backoff_seconds"])
+        self.max_backoff = float(options["max_backoff_seconds"])
+        self.headers = dict(options.get("headers") or {})
         if options.get("token"):
             self.headers["Authorization"] = f"Bearer {options['token']}"
         self._sleep = sleep

@@ -1,8 +1,16 @@
 """RSS 2.0 and Atom feeds, which many government sites publish.
 
-Options: url. Items are read oldest first; the checkpoint is the newest item time
-queued, and items at or after it are read again (the queue ignores repeats). An
-item is stored for quarantine as its own XML element.
+Order: none is assumed. A feed shows its latest items in whatever order the site
+sorts them, and an item published late may carry an old date, so no date decides
+what is read: every pull reads every item in the feed (oldest first), the queue
+ignores the ones already stored, and one whose text changed updates the stored
+appeal. Items are lost only if more arrive between two pulls than the feed shows:
+when none of a feed's items was stored before (and the source has stored items),
+the pull warns that items may have left the feed unread: pull more often.
+
+The checkpoint is the newest item date seen, an informative high-water mark. An
+item is stored for quarantine as its own XML element; ``hub replay ID --refetch``
+finds it in the feed again by its guid.
 """
 
 from __future__ import annotations
@@ -10,11 +18,13 @@ from __future__ import annotations
 import hashlib
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
 from bs4 import BeautifulSoup
 
-from connectors.base import Abort, BadItem, Connector, RawItem
+from connectors.base import Abort, BadItem, CannotRefetch, Checkpoint, Connector, RawItem
+from connectors.options import REQUIRED, Option
 from connectors.text import parse_time
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -31,8 +41,15 @@ def _text(el: ET.Element, *names: str) -> str | None:
     return None
 
 
+def _guid(el: ET.Element) -> str | None:
+    return _text(el, "guid", f"{ATOM}id") or _text(el, "link", f"{ATOM}link")
+
+
 class RssConnector(Connector):
+    """an RSS 2.0 or Atom feed"""
+
     kind = "rss"
+    OPTIONS = (Option("url", str, REQUIRED, "the feed's address", check="url"),)
 
     def parse(self, raw: bytes) -> dict[str, Any]:
         try:
@@ -40,7 +57,7 @@ class RssConnector(Connector):
         except ET.ParseError as exc:
             raise BadItem(f"malformed feed item: {exc}", raw) from None
         link = _text(el, "link", f"{ATOM}link")
-        guid = _text(el, "guid", f"{ATOM}id") or link
+        guid = _guid(el)
         html = _text(el, "description", f"{ATOM}content", f"{ATOM}summary",
                      "{http://purl.org/rss/1.0/modules/content/}encoded") or ""
         body = BeautifulSoup(html, "html.parser").get_text("\n", strip=True)
@@ -60,7 +77,7 @@ class RssConnector(Connector):
                 raise BadItem(f"unreadable date {when!r}", raw, external_id) from None
         return fields
 
-    async def fetch(self, since: str | None) -> AsyncIterator[RawItem | BadItem]:  # type: ignore[override]
+    async def _items(self) -> list[ET.Element]:
         assert self.fetcher is not None
         page = await self.fetcher.get(self.option("url"))
         try:
@@ -70,24 +87,42 @@ class RssConnector(Connector):
         items = root.findall("./channel/item") or root.findall(f"{ATOM}entry")
         if not items and root.tag not in ("rss", f"{ATOM}feed"):
             raise Abort(f"not an RSS or Atom feed (root element {root.tag!r})")
-        since_dt = parse_time(since) if since else None
-        parsed: list[tuple[Any, RawItem | BadItem]] = []
-        for el in items:
-            raw = ET.tostring(el, encoding="utf-8")
-            try:
-                fields = self.parse(raw)
-            except BadItem as bad:
-                parsed.append((None, bad))
-                continue
-            when = parse_time(fields["received_at"]) if "received_at" in fields else None
-            if since_dt is not None and when is not None and when < since_dt:
-                continue
-            parsed.append((when, RawItem(fields, checkpoint="")))
+        return items
+
+    async def fetch(self, since: str | None) -> AsyncIterator[RawItem | BadItem | Checkpoint]:  # type: ignore[override]
+        parsed: list[tuple[datetime | None, RawItem | BadItem]] = []
+        for el in await self._items():
+            item = self.item(ET.tostring(el, encoding="utf-8"), since)  # type: ignore[arg-type]
+            when = None
+            if isinstance(item, RawItem) and "received_at" in item.fields:
+                when = parse_time(item.fields["received_at"])
+            parsed.append((when, item))
+        ids = [i.fields["external_id"] for _, i in parsed if isinstance(i, RawItem)]
+        if ids and self.known.any_stored and not await self.known.stamps(ids):
+            self.warn(f"none of the feed's {len(ids)} items was stored before: items may "
+                      "have left the feed between two pulls unread; pull more often")
         parsed.sort(key=lambda p: (p[0] is not None, p[0].timestamp() if p[0] else 0.0))
-        newest = since
-        for when, item in parsed:
-            if isinstance(item, RawItem):
-                newest = when.isoformat() if when else newest
-                yield RawItem(item.fields, checkpoint=newest or "")
-            else:
-                yield item
+        for _, item in parsed:
+            yield item
+        dates = [when for when, _ in parsed if when is not None]
+        newest = max([d.isoformat() for d in dates] + ([since] if since else []), default=None)
+        if newest:
+            yield Checkpoint(newest)
+
+    async def refetch(self, raw: bytes) -> bytes:
+        try:
+            wanted = _guid(ET.fromstring(raw))
+        except ET.ParseError:
+            wanted = None
+        if not wanted:
+            raise CannotRefetch("the stored item has no guid or link to find it by")
+        for el in await self._items():
+            if _guid(el) == wanted:
+                return ET.tostring(el, encoding="utf-8")
+        raise CannotRefetch(f"{wanted} is no longer in the feed")
+
+    def checkpoint_key(self, checkpoint: str) -> Any | None:
+        try:
+            return parse_time(checkpoint)
+        except ValueError:
+            return None

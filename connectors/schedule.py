@@ -11,7 +11,8 @@ from typing import Any
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from connectors.runner import CONNECTORS, pull
+from connectors.registry import connector_class
+from connectors.runner import pull
 from hub.core import Hub
 from hub.models import Source, utcnow
 from hub.scheduler import acquire_lease, release_lease, stops_quietly
@@ -49,7 +50,7 @@ def add_pull_jobs(scheduler: AsyncIOScheduler, app: web.Application) -> list[str
     hub: Hub = app["hub"]
     names = []
     for spec in hub.config.sources:
-        if spec.kind in CONNECTORS and spec.interval_seconds > 0 and spec.enabled:
+        if connector_class(spec.kind) is not None and spec.interval_seconds > 0 and spec.enabled:
             scheduler.add_job(scheduled_pull, "interval", args=[app, spec.name],
                               seconds=spec.interval_seconds, id=f"pull:{spec.name}",
                               next_run_time=datetime.now(scheduler.timezone)

@@ -4,56 +4,53 @@ forwards its ledger (台账) to the city platform.
 It reads the sub-platform's ``GET /api/v1/ledger?after=ID&limit=N`` (served by
 every hub, see hub/api/ledger.py) with that hub's ledger key. Each item keeps its
 own appeal id as external id, prefixed by the sub-platform's name so ids from
-two counties never collide. The checkpoint is the last ledger id queued.
+two counties never collide.
+
+Order: max-id paging (connectors/jsonapi.py): the checkpoint is the last ledger id
+queued. Ledger ids come from a database sequence, and on PostgreSQL an appeal can
+become visible after one with a higher id; each pull therefore starts
+``overlap_ids`` ids back, and repeats are ignored by the queue.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator
 from typing import Any
 
-from connectors.base import Abort, BadItem, Connector, RawItem, json_bytes, json_page
+from connectors.jsonapi import JsonApiConnector, MaxIdPaging
+from connectors.options import Option
 
 
-class SubPlatformConnector(Connector):
+class SubPlatformConnector(JsonApiConnector):
+    """a county's or department's own hub forwarding its ledger (台账)"""
+
     kind = "subplatform"
+    path = "/api/v1/ledger"
+    records = "items"
+    id_field = "id"
+    paging = MaxIdPaging(param="after", more_key="more")
+    page_size_param = "limit"
+    default_page_size = 200
+    OPTIONS = (*JsonApiConnector.OPTIONS,
+               Option("api_key", str, None, "the sub-platform's ledger key (its HUB_LEDGER_KEY)"),
+               Option("id_prefix", str, None, "prefix of external ids (else the source's name)"))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if self.fetcher is not None and self.options.get("api_key"):
-            self.fetcher.headers["X-Api-Key"] = str(self.options["api_key"])
+        if self.fetcher is not None and self.option("api_key"):
+            self.fetcher.headers["X-Api-Key"] = str(self.option("api_key"))
 
-    def parse(self, raw: bytes) -> dict[str, Any]:
-        try:
-            item = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise BadItem(f"not JSON: {exc}", raw) from None
-        if not isinstance(item, dict) or not isinstance(item.get("id"), int) or \
-                not item.get("body"):
-            raise BadItem("ledger entry without id or body", raw)
-        prefix = self.options.get("id_prefix", self.name)
-        fields = {"external_id": f"{prefix}:{item['id']}", "body": item["body"],
-                  "title": item.get("title"), "received_at": item.get("received_at"),
-                  "contact_name": item.get("contact_name"),
-                  "contact_phone": item.get("contact_phone"), "location": item.get("location"),
-                  "votes": item.get("votes"),
-                  "extra": {"platform": prefix, "source": item.get("source"),
-                            "case": item.get("case")}}
-        return {k: v for k, v in fields.items() if v is not None}
+    @property
+    def prefix(self) -> str:
+        return str(self.option("id_prefix") or self.name)
 
-    async def fetch(self, since: str | None) -> AsyncIterator[RawItem | BadItem]:  # type: ignore[override]
-        assert self.fetcher is not None
-        after = int(since) if since and since.isdigit() else 0
-        limit = str(self.options.get("page_size", 200))
-        while True:
-            page = await self.fetcher.get(self.option("url"), {"after": str(after), "limit": limit})
-            doc = json_page(page.body, "ledger page")
-            if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
-                raise Abort("ledger page without items")
-            for item in doc["items"]:
-                if isinstance(item, dict) and isinstance(item.get("id"), int):
-                    after = max(after, item["id"])
-                yield self.item(json_bytes(item), str(after))
-            if not doc.get("more"):
-                return
+    def external_id(self, record: dict[str, Any]) -> str:
+        return f"{self.prefix}:{record[self.id_field]}"
+
+    def fields(self, record: dict[str, Any]) -> dict[str, Any]:
+        return {"body": record.get("body"), "title": record.get("title"),
+                "received_at": record.get("received_at"),
+                "contact_name": record.get("contact_name"),
+                "contact_phone": record.get("contact_phone"), "location": record.get("location"),
+                "votes": record.get("votes"),
+                "extra": {"platform": self.prefix, "source": record.get("source"),
+                          "case": record.get("case")}}

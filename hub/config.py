@@ -53,6 +53,12 @@ class SourceSpec:
     api_key_env: str | None = None
     dev_api_key: str | None = None
     enabled: bool = True
+    path: Path = Path("sources.toml")  # where it was written, for error messages
+    line: int | None = None  # its [[sources]] line
+    option_lines: dict[str, int] = field(default_factory=dict, compare=False)
+
+    def line_of(self, option: str) -> int | None:
+        return self.option_lines.get(option, self.line)
 
 
 @dataclass(frozen=True)
@@ -202,10 +208,29 @@ def _load_units(f: _File) -> tuple[str, str, list[UnitSpec], list[CountySpec]]:
     return city_code, city_name, units, counties
 
 
+def _source_blocks(text: str) -> list[tuple[int, dict[str, int]]]:
+    """Each [[sources]] table's first line and the line of each of its keys."""
+    blocks: list[tuple[int, dict[str, int]]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            if re.match(r"^\[\[\s*sources\s*\]\]", stripped):
+                blocks.append((number, {}))
+            elif blocks:
+                blocks.append((0, {}))  # another table: keys below are not this source's
+            continue
+        key = re.match(r"^([A-Za-z0-9_-]+)\s*=", stripped)
+        if key and blocks and blocks[-1][0]:
+            blocks[-1][1].setdefault(key.group(1), number)
+    return [b for b in blocks if b[0]]
+
+
 def _load_sources(f: _File) -> list[SourceSpec]:
     out: list[SourceSpec] = []
     names: set[str] = set()
-    for src in f.data.get("sources", []):
+    blocks = _source_blocks(f.text)
+    for index, src in enumerate(f.data.get("sources", [])):
+        start, key_lines = blocks[index] if index < len(blocks) else (None, {})
         name = f.req(src, "name", str, "[[sources]]")
         if not CODE_RE.match(name):
             raise f.fail(name, f"source name {name!r} must be letters, digits, - or _")
@@ -223,6 +248,7 @@ def _load_sources(f: _File) -> list[SourceSpec]:
             options={k: v for k, v in src.items() if k not in known},
             interval_seconds=interval, api_key_env=src.get("api_key_env"),
             dev_api_key=src.get("dev_api_key"), enabled=bool(src.get("enabled", True)),
+            path=f.path, line=start, option_lines=key_lines,
         ))
     return out
 

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from connectors.registry import check_sources
 from hub import search
 from hub.bootstrap import sync_config
 from hub.config import CityConfig, load_config
@@ -41,8 +42,10 @@ class Hub:
 
     @classmethod
     def open(cls, settings: Settings, *, prepare: bool = True) -> Hub:
-        """Load config (failing fast on errors), connect, migrate and sync config."""
+        """Load config (failing fast on errors, connector options included), connect,
+        migrate and sync config."""
         config = load_config(settings.config_dir)
+        check_sources(config)
         settings.var_dir.mkdir(parents=True, exist_ok=True)
         engine = make_engine(settings.resolved_database_url)
         hub = cls(settings=settings, config=config, engine=engine,

@@ -53,6 +53,10 @@ class Source(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     paused_until: datetime | None = None
     consecutive_failures: int = 0
+    # the last pull finished but may have skipped items (max_pages, a feed that moved
+    # on): cleared by the next clean pull, so `hub sources` shows it until then
+    last_warning: str | None = Field(default=None, sa_column=Column(Text))
+    last_warning_at: datetime | None = None
 
 
 class Appeal(SQLModel, table=True):
@@ -91,6 +95,23 @@ class QuarantinedItem(SQLModel, table=True):
     reason: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
     replayed_at: datetime | None = None
+
+
+class SourceEvent(SQLModel, table=True):
+    """The trail of a channel's items outside the case audit: an appeal updated by its
+    channel (a reply added upstream), a quarantined item replayed, downloaded again
+    or recovered by a later pull, a source reset. Operators' actions name who did them."""
+
+    __table_args__ = (Index("ix_sourceevent_source_at", "source_id", "at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: int = Field(foreign_key="source.id")
+    appeal_id: int | None = Field(default=None, foreign_key="appeal.id", index=True)
+    item_id: int | None = Field(default=None, foreign_key="quarantineditem.id")
+    at: datetime = Field(default_factory=utcnow)
+    actor: str = Field(max_length=60)
+    action: str = Field(max_length=30)  # upstream_update | replay | refetch | recovered | reset
+    note: str | None = Field(default=None, sa_column=Column(Text))
+    data: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
 
 
 class Case(SQLModel, table=True):

@@ -60,16 +60,25 @@ def quarantine(session: Session, source_id: int, raw: bytes, reason: str,
     """Keep an unparseable item with its raw bytes and the reason.
 
     A page read again (after a crash or a retry) brings the same bad item again:
-    while the first copy waits for replay, the repeat is not stored twice.
+    while the first copy waits for replay, the repeat is not stored twice; an item
+    with an id that fails again (a page cut off at another point) replaces the bytes
+    and reason of its waiting copy.
     """
-    same = select(QuarantinedItem.id).where(
-        QuarantinedItem.source_id == source_id, QuarantinedItem.replayed_at.is_(None),
-        QuarantinedItem.raw == raw,
-        QuarantinedItem.external_id.is_(None) if external_id is None
-        else QuarantinedItem.external_id == external_id)
-    existing = session.scalar(same.limit(1))
-    if existing is not None:
-        return existing
+    if external_id is not None:
+        waiting = session.scalar(select(QuarantinedItem).where(
+            QuarantinedItem.source_id == source_id, QuarantinedItem.replayed_at.is_(None),
+            QuarantinedItem.external_id == external_id).order_by(QuarantinedItem.id).limit(1))
+        if waiting is not None:
+            if waiting.raw != raw:
+                waiting.raw, waiting.reason = raw, reason[:2000]
+            assert waiting.id is not None
+            return waiting.id
+    else:
+        existing = session.scalar(select(QuarantinedItem.id).where(
+            QuarantinedItem.source_id == source_id, QuarantinedItem.replayed_at.is_(None),
+            QuarantinedItem.raw == raw, QuarantinedItem.external_id.is_(None)).limit(1))
+        if existing is not None:
+            return existing
     item = QuarantinedItem(source_id=source_id, external_id=external_id, raw=raw,
                            reason=reason[:2000])
     session.add(item)

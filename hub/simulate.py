@@ -1,9 +1,14 @@
 """Imitations of the channels, served by aiohttp on 127.0.0.1: the 12345 work-order
-API, a news-app feed, a GBK message board and an RSS feed, with faults to switch
-on (500s, 429 with Retry-After, slowness, truncated pages, a changed layout).
+API, a news-app feed, a GBK message board, an RSS feed and a newest-first JSON list,
+with faults to switch on (500s, 429 with Retry-After, slowness, truncated pages, a
+changed layout) and the habits of real boards: pinned notices (置顶), lists ordered
+by the latest reply, posts published late with their original date (审核后公开),
+replies added days later.
 
 The demo runs them so a newcomer's hub has live channels to pull; the tests run
-them to check every connector against something real.
+them to check every connector against something real. ``imitation_options`` says
+how a city would configure each kind against them: a new connector kind needs an
+entry there (the channel contract test says so).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import asyncio
 import csv
 import html
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import format_datetime
@@ -34,6 +40,8 @@ class Message:
     reply: str | None = None
     name: str = "市民"
     phone: str | None = None
+    replied_at: datetime | None = None
+    touched: int = 0  # the board's activity order: raised when posted or replied to
 
 
 @dataclass
@@ -43,6 +51,7 @@ class Faults:
     retry_after: str = "1"
     delay: float = 0.0  # seconds before every answer
     truncate: set[int] = field(default_factory=set)  # detail pages cut short
+    truncate_once: set[int] = field(default_factory=set)  # cut short on the first request
     layout_changed: bool = False  # list pages without the expected markup
     requests: int = 0
 
@@ -75,17 +84,37 @@ def load_messages(path: Path, limit: int = 500, start: datetime | None = None) -
 
 
 class Channels:
-    """All four imitations over one list of messages (oldest first)."""
+    """All imitations over one list of messages, in the order they were published
+    (oldest first; a post approved late is published now with its old date)."""
 
-    def __init__(self, messages: list[Message], board_encoding: str = "gbk") -> None:
+    def __init__(self, messages: list[Message], board_encoding: str = "gbk",
+                 board_order: str = "posted") -> None:
         self.messages = messages
         self.by_id = {m.id: m for m in messages}
         self.faults = Faults()
         self.board_encoding = board_encoding
+        self.board_order = board_order  # "posted" | "reply" (latest activity first)
+        self.pinned: list[Message] = []  # notices pinned (置顶) on top of page 1
+        self._tick = 0
+        for m in messages:
+            self._touch(m)
+
+    def _touch(self, message: Message) -> None:
+        self._tick += 1
+        message.touched = self._tick
 
     def add(self, message: Message) -> None:
         self.messages.append(message)
         self.by_id[message.id] = message
+        self._touch(message)
+
+    def answer(self, message_id: int, reply: str, at: datetime | None = None) -> None:
+        """A department replies to a message: the board shows 已回复 and, ordered by
+        reply, moves the thread to the top."""
+        message = self.by_id[message_id]
+        message.reply = reply
+        message.replied_at = at or datetime.now(TZ)
+        self._touch(message)
 
     @web.middleware
     async def _faults(self, request: web.Request, handler):  # type: ignore[no-untyped-def]
@@ -106,7 +135,7 @@ class Channels:
         # handlers are looked up per request, so a test can swap one while serving
         for path, name in (("/hotline/workorders", "hotline"), ("/newsapp/posts", "newsapp"),
                            ("/board/list", "board_list"), ("/board/detail/{id}", "board_detail"),
-                           ("/rss.xml", "rss")):
+                           ("/rss.xml", "rss"), ("/gov/messages", "latest_json")):
             app.router.add_get(path, self._dispatch(name))
         return app
 
@@ -131,7 +160,9 @@ class Channels:
         start = int(request.query.get("cursor", "0") or 0)
         page = self.messages[start:start + PAGE]
         posts = [{"post_id": f"P{m.id}", "subject": m.title, "content": m.body,
-                  "publish_time": m.at.isoformat(), "nickname": m.name, "likes": m.votes,
+                  "publish_time": m.at.isoformat(),
+                  "update_time": (m.replied_at or m.at).isoformat(),
+                  "nickname": m.name, "likes": m.votes,
                   "replies": [{"dept": "相关部门", "content": m.reply, "time": m.at.isoformat()}]
                   if m.reply else []} for m in page]
         nxt = str(start + PAGE) if start + PAGE < len(self.messages) else None
@@ -143,18 +174,38 @@ class Channels:
         body = text.replace("{charset}", charset).encode(charset, errors="xmlcharrefreplace")
         return web.Response(body=body, content_type="text/html", charset=charset)
 
+    def board_listing(self) -> list[Message]:
+        """The board's list, newest first: by publication, or by the latest reply."""
+        if self.board_order == "reply":
+            return sorted(self.messages, key=lambda m: m.touched, reverse=True)
+        return list(reversed(self.messages))
+
+    def board_page(self, page_no: int) -> tuple[list[Message], int]:
+        """One page of the list and the list's length (a page by publication is cut
+        from the end without copying the whole board)."""
+        total = len(self.messages)
+        if self.board_order == "reply":
+            return self.board_listing()[(page_no - 1) * PAGE:page_no * PAGE], total
+        hi, lo = total - (page_no - 1) * PAGE, max(0, total - page_no * PAGE)
+        return list(reversed(self.messages[lo:max(hi, 0)])), total
+
+    def _row(self, m: Message, pinned: bool = False) -> str:
+        state = (f"<span class='state'>已回复 {m.replied_at:%m-%d %H:%M}</span>" if m.replied_at
+                 else f"<span class='state'>{'已回复' if m.reply else '待回复'}</span>")
+        top = "<span class='top'>[置顶]</span>" if pinned else ""
+        return (f"<li class='msg'>{top}<a class='title' href='detail/{m.id}'>"
+                f"{html.escape(m.title)}</a><span class='time'>{m.at:%Y年%m月%d日 %H:%M}</span>"
+                f"<span class='votes'>{m.votes}人赞同</span>{state}</li>")
+
     async def board_list(self, request: web.Request) -> web.Response:
         page_no = max(1, int(request.query.get("page", "1")))
-        total = len(self.messages)
-        hi, lo = total - (page_no - 1) * PAGE, max(0, total - page_no * PAGE)
-        page = list(reversed(self.messages[lo:max(hi, 0)]))
+        page, total = self.board_page(page_no)
         if self.faults.layout_changed:
             rows = "".join(f"<div class='card'>{html.escape(m.title)}</div>" for m in page)
         else:
-            rows = "".join(
-                f"<li class='msg'><a class='title' href='detail/{m.id}'>{html.escape(m.title)}"
-                f"</a><span class='time'>{m.at:%Y年%m月%d日 %H:%M}</span>"
-                f"<span class='votes'>{m.votes}人赞同</span></li>" for m in page)
+            pinned = self.pinned if page_no == 1 else []
+            rows = "".join(self._row(m, pinned=True) for m in pinned)
+            rows += "".join(self._row(m) for m in page)
         nxt = (f"<a class='next' href='list?page={page_no + 1}'>下一页</a>"
                if page_no * PAGE < total else "")
         return self._encode(f"<html><head><meta charset='{{charset}}'><title>问政留言板</title>"
@@ -162,14 +213,15 @@ class Channels:
 
     async def board_detail(self, request: web.Request) -> web.Response:
         wanted = int(request.match_info["id"])
-        msg = self.by_id.get(wanted)
+        msg = self.by_id.get(wanted) or next((m for m in self.pinned if m.id == wanted), None)
         if msg is None:
             raise web.HTTPNotFound()
         reply = f"<div class='reply'>{html.escape(msg.reply)}</div>" if msg.reply else ""
         page = (f"<html><head><meta charset='{{charset}}'></head><body><h1>"
                 f"{html.escape(msg.title)}</h1><span class='date'>{msg.at:%Y-%m-%d %H:%M}</span>"
                 f"<div class='content'>{html.escape(msg.body)}</div>{reply}</body></html>")
-        if wanted in self.faults.truncate:
+        if wanted in self.faults.truncate or wanted in self.faults.truncate_once:
+            self.faults.truncate_once.discard(wanted)
             page = page[:page.index("<div class='content'>") + 10]
         return self._encode(page)
 
@@ -186,9 +238,45 @@ class Channels:
         return web.Response(text=body, content_type="application/rss+xml")
 
 
+    # -- a 政务 platform's JSON message list, newest first, by page number ----------------
+    async def latest_json(self, request: web.Request) -> web.Response:
+        page_no = max(1, int(request.query.get("page", "1")))
+        page, total = self.board_page(page_no)
+        rows = [{"msg_id": m.id, "title": m.title, "content": m.body, "is_top": pinned,
+                 "post_time": m.at.strftime("%Y-%m-%d %H:%M:%S"),
+                 "modify_time": (m.replied_at or m.at).strftime("%Y-%m-%d %H:%M:%S"),
+                 "reply": m.reply} for m, pinned in
+                [*((p, True) for p in (self.pinned if page_no == 1 else [])),
+                 *((m, False) for m in page)]]
+        return web.json_response({"status": "success", "data": {
+            "list": rows, "has_more": page_no * PAGE < total}})
+
+
 def board_options(base: str) -> dict[str, object]:
     """Selectors for the imitation board, as a city would write them in sources.toml."""
     return {"list_url": f"{base}/board/list?page=1", "item": "li.msg", "link": "a.title",
             "time": "span.time", "votes": "span.votes", "next": "a.next",
+            "updated": "span.state", "pinned": "span.top",
             "body": "div.content", "reply": "div.reply", "detail_time": "span.date",
             "id_pattern": r"/detail/(\d+)"}
+
+
+IMITATED: dict[str, Callable[[str], dict[str, object]]] = {
+    "hotline": lambda base: {"url": f"{base}/hotline/workorders", "page_size": 10},
+    "newsapp": lambda base: {"url": f"{base}/newsapp/posts"},
+    "board": board_options,
+    "rss": lambda base: {"url": f"{base}/rss.xml"},
+    # a county's own hub (hub/api/ledger.py), not an imitation: base is that hub
+    "subplatform": lambda base: {"url": f"{base}/api/v1/ledger", "api_key": "dev-ledger-key",
+                                 "page_size": 10},
+}
+
+
+def imitation_options(kind: str, base: str) -> dict[str, object]:
+    """How a city would configure a source of ``kind`` against these imitations."""
+    if kind not in IMITATED:
+        raise KeyError(
+            f"connector kind {kind!r} has no imitation: add a handler serving realistic "
+            f"Chinese content to Channels in hub/simulate.py, and an entry "
+            f"IMITATED[{kind!r}] = lambda base: {{...its options...}} beside it")
+    return IMITATED[kind](base)

@@ -4,7 +4,7 @@ realistic Chinese content: the shared data when present, else the seed corpus.""
 from __future__ import annotations
 
 import asyncio
-import shutil
+import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -13,50 +13,19 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
-from classifiers.train import SEED_CORPUS
 from connectors.fetch import Fetcher, retry_after_seconds
-from connectors.runner import CONNECTORS, pull
+from connectors.registry import kinds
+from connectors.runner import pull
 from hub.core import Hub
 from hub.models import Appeal, QuarantinedItem, Source
-from hub.settings import REPO_ROOT, Settings
-from hub.simulate import Channels, Message, board_options, load_messages
-from tests.conftest import SHARED_DATA, make_settings
+from hub.settings import Settings
+from hub.simulate import Channels, Message
+from tests.channelutil import N, checkpoint, count, hub_with_source, messages, source_options
+from tests.conftest import make_settings
 
-N = 45
-FAST = {"min_interval_seconds": 0, "backoff_seconds": 0.01, "max_backoff_seconds": 0.05,
-        "page_size": 10}
-
-
-def _messages() -> list[Message]:
-    shared = SHARED_DATA / "labelled_train.csv"
-    return load_messages(shared if shared.exists() else SEED_CORPUS, limit=N)
-
-
-def _toml(value: Any) -> str:
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def source_options(kind: str, base: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    urls = {"hotline": {"url": f"{base}/hotline/workorders"},
-            "newsapp": {"url": f"{base}/newsapp/posts"},
-            "board": board_options(base), "rss": {"url": f"{base}/rss.xml"},
-            "subplatform": {"url": f"{base}/api/v1/ledger", "api_key": "dev-ledger-key"}}
-    return {**FAST, **urls[kind], **(extra or {})}
-
-
-def hub_with_source(settings: Settings, tmp_path: Path, kind: str, options: dict[str, Any]) -> Hub:
-    config = tmp_path / "config"
-    if not config.exists():
-        shutil.copytree(REPO_ROOT / "config", config)
-    lines = [f'\n[[sources]]\nname = "{kind}-test"\nkind = "{kind}"\ntitle = "测试{kind}"\n']
-    lines += [f"{k} = {_toml(v)}\n" for k, v in options.items()]
-    with (config / "sources.toml").open("a", encoding="utf-8") as fh:
-        fh.write("".join(lines))
-    return Hub.open(settings.with_overrides(config_dir=config))
+_messages = messages
+_count = count
+_checkpoint = checkpoint
 
 
 @pytest.fixture
@@ -89,24 +58,17 @@ async def _feed_county(county: Any, messages: list[Message]) -> None:
             assert resp.status < 300, await resp.text()
 
 
-def _count(hub: Hub, name: str) -> tuple[int, int]:
-    with hub.sessions() as s:
-        sid = hub.source_ids[name]
-        total = s.scalar(select(func.count()).select_from(Appeal).where(Appeal.source_id == sid))
-        distinct = s.scalar(select(func.count(func.distinct(Appeal.external_id)))
-                            .where(Appeal.source_id == sid))
-        return total or 0, distinct or 0
-
-
-def _checkpoint(hub: Hub, name: str) -> str | None:
-    with hub.sessions() as s:
-        return s.scalar(select(Source.checkpoint).where(Source.name == name))
-
-
-@pytest.mark.parametrize("kind", sorted(CONNECTORS))
+@pytest.mark.parametrize("kind", sorted(kinds()))
 async def test_connector_contract(kind: str, channels: Any, county: Any, settings: Settings,
                                   tmp_path: Path) -> None:
     """Every connector: a full first pull, an idle re-pull, then only what is new."""
+    cls = kinds()[kind]
+    for option in cls.declared_options():
+        assert option.meaning.strip(), f"{cls.__name__}: option {option.name!r} needs a meaning"
+    assert cls.__doc__, f"{cls.__name__} needs a docstring: its first line is the reference's"
+    assert "Order:" in (sys.modules[cls.__module__].__doc__ or ""), (
+        f"{cls.__module__}'s docstring must say (after 'Order:') what it assumes about the "
+        "order the channel lists items in, and how it avoids losing items when it is wrong")
     sim, base = channels
     if kind == "subplatform":
         await _feed_county(county, sim.messages)

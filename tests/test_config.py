@@ -55,3 +55,4 @@ def test_placeholder_secret_refused_in_production() -> None:
     with pytest.raises(SettingsError):
         Settings(env="prod", database_url="postgresql+psycopg://x/y").check()
     Settings(env="prod", database_url="postgresql+psycopg://x/y", secret_key="k" * 40).check()
+

@@ -68,6 +68,9 @@ def test_a_full_database_upgrades_to_head(empty_url: str) -> None:
             ("zhujian", False)]
         assert conn.execute(text("SELECT count(*) FROM searchbacklog")).scalar() == 0
         assert conn.execute(text("SELECT count(*) FROM loginfailure")).scalar() == 0
+        assert conn.execute(text("SELECT count(*) FROM sourceevent")).scalar() == 0
+        assert conn.execute(text("SELECT name, last_warning FROM source")).all() == [
+            ("web", None)]
     # the appeals stored before the search index are queued for it once, at start
     sessions = session_factory(engine)
     with transaction(sessions) as s:

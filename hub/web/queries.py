@@ -24,7 +24,7 @@ from hub.lifecycle.states import (
     STATE_LABELS,
     STATES,
 )
-from hub.models import Appeal, Case, CaseEvent, Rating, Reply, Source, Unit, utcnow
+from hub.models import Appeal, Case, CaseEvent, Rating, Reply, Source, SourceEvent, Unit, utcnow
 from hub.privacy import mask_name, mask_phone, mask_text
 from hub.web.access import may_see_contact, require_view, scoped
 from hub.web.auth import Staff
@@ -316,6 +316,7 @@ def case_detail(session: Session, staff: Staff, case_id: int,
                                         .order_by(Rating.id))]
     now = utcnow()
     open_work = case.state in OPEN_WORK
+    channel_reply, channel_updated = _channel_reply(session, appeal)
     return {
         "case": case, "state_label": STATE_LABELS.get(case.state, case.state),
         "title": appeal.title if full else mask_text(appeal.title),
@@ -328,7 +329,21 @@ def case_detail(session: Session, staff: Staff, case_id: int,
         "days_left": calendar.workdays_left(now, case.deadline_at)
         if open_work and case.deadline_at else None,
         "merged_into": session.get(Case, case.merged_into_id) if case.merged_into_id else None,
+        "channel_reply": channel_reply if full else mask_text(channel_reply),
+        "channel_updated": channel_updated,
     }
+
+
+def _channel_reply(session: Session, appeal: Appeal) -> tuple[str, datetime | None]:
+    """The departments' reply as the channel shows it (a board's 回复, a news app's
+    replies), kept current by pulls, and when a pull last changed it."""
+    extra = (appeal.raw or {}).get("extra") or {}
+    text_ = extra.get("reply") if isinstance(extra.get("reply"), str) else "\n\n".join(
+        f"{r.get('dept') or ''}：{r.get('content') or ''}"
+        for r in extra.get("replies") or [] if isinstance(r, dict))
+    updated = session.scalar(select(func.max(SourceEvent.at)).where(
+        SourceEvent.appeal_id == appeal.id, SourceEvent.action == "upstream_update"))
+    return text_ or "", updated
 
 
 def case_json(detail: dict[str, Any]) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """Staff pages: login, the inbox, a case and its actions, logging a call, exports,
-and the admin views of sources, quarantine and users.
+and the admin view of users (sources and quarantine: hub/web/admin_sources.py).
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ from hub.db import transaction
 from hub.intake_schema import ItemError, validate_item
 from hub.lifecycle.service import CaseError, CaseService, new_query_code
 from hub.lifecycle.states import STATE_LABELS
-from hub.models import QuarantinedItem, Source, Unit, User, utcnow
-from hub.privacy import mask_text
+from hub.models import Unit, User, utcnow
 from hub.web import SESSION_COOKIE, checked_form, require_staff
 from hub.web.access import allowed_actions
 from hub.web.actions import perform
@@ -326,42 +325,6 @@ async def call_submit(request: web.Request) -> web.StreamResponse:
 
 
 # -- admin ------------------------------------------------------------------------------
-@routes.get("/admin/sources")
-@require_staff("admin")
-async def sources_page(request: web.Request) -> web.StreamResponse:
-    hub = _hub(request)
-
-    def load() -> dict[str, Any]:
-        from connectors.health import source_health
-
-        sources = source_health(hub)
-        with hub.sessions() as s:
-            names = dict(s.execute(select(Source.id, Source.title)).all())
-            items = [{"id": q.id, "created_at": q.created_at, "source": names.get(q.source_id),
-                      "external_id": q.external_id, "reason": q.reason,
-                      "replayed_at": q.replayed_at,
-                      "preview": mask_text(q.raw[:200].decode("utf-8", "replace"))}
-                     for q in s.scalars(select(QuarantinedItem)
-                                        .order_by(QuarantinedItem.id.desc()).limit(200))]
-            return {"sources": sources, "quarantine": items}
-
-    return aiohttp_jinja2.render_template("admin_sources.html", request, await hub.run(load))
-
-
-@routes.post("/admin/quarantine/{item_id}/replay")
-@require_staff("admin")
-async def replay(request: web.Request) -> web.StreamResponse:
-    await checked_form(request)
-    from connectors.replay import replay_item
-
-    try:
-        await replay_item(request.app, int(request.match_info["item_id"]))
-    except (ValueError, CaseError) as exc:
-        return aiohttp_jinja2.render_template("error.html", request, {
-            "heading": "重放失败", "message": str(exc)}, status=422)
-    raise web.HTTPSeeOther("/admin/sources")
-
-
 @routes.get("/admin/users")
 @require_staff("admin")
 async def users_page(request: web.Request) -> web.StreamResponse:
