@@ -50,7 +50,7 @@ def replay(hub: Hub, item_id: int) -> int:
         source = s.get(Source, item.source_id)
         assert source is not None
         try:
-            appeal = validate_item(parse_raw(hub, source, item.raw))
+            appeal = validate_item(parse_raw(hub, source, item.raw), hub.config.earliest)
         except (BadItem, ItemError) as exc:
             reason = exc.reason if isinstance(exc, BadItem) else f"{exc.code}: {exc.message}"
             item.reason = f"{reason} (replay {utcnow():%Y-%m-%d %H:%M})"

@@ -41,7 +41,7 @@ def _commit(hub: Hub, source_id: int, items: list[RawItem], bad: list[BadItem],
     valid = []
     for raw in items:
         try:
-            valid.append(validate_item(raw.fields))
+            valid.append(validate_item(raw.fields, hub.config.earliest))
         except ItemError as exc:
             bad.append(BadItem(f"{exc.code}: {exc.message}",
                                json.dumps(raw.fields, ensure_ascii=False).encode("utf-8"),

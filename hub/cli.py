@@ -54,7 +54,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         overrides["port"] = args.port
     if args.host:
         overrides["host"] = args.host
-    settings = settings.with_overrides(**overrides)
+    settings = settings.with_overrides(**overrides).check()  # e.g. --host 0.0.0.0
     use_uvloop()
     web.run_app(create_app(settings), host=settings.host, port=settings.port,
                 access_log=None, print=lambda msg: log.info("%s", msg))

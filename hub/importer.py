@@ -82,7 +82,7 @@ def import_csv(hub: Hub, path: Path, source: str, mapping: Mapping,
                 stats["rows"] += 1
                 item = row_to_item(row, mapping)
                 try:
-                    batch.append(validate_item(item))
+                    batch.append(validate_item(item, hub.config.earliest))
                 except ItemError as exc:
                     bad.append((_raw_row(row), f"row {reader.line_num}: {exc.code}: "
                                 f"{exc.message}", item.get("external_id")))

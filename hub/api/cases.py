@@ -15,10 +15,16 @@ from hub.api.errors import ApiError, json_object
 from hub.api.openapi import register_paths
 from hub.core import Hub
 from hub.db import transaction
-from hub.lifecycle.service import CaseError, CaseService
+from hub.lifecycle import codes
+from hub.lifecycle.evaluations import ASPECTS, SOURCE_NAME, EvaluationClient, evaluate_unit
+from hub.lifecycle.service import GRADES, CaseError, CaseService
 from hub.lifecycle.states import STATE_LABELS
 from hub.models import Appeal, Reply, Unit
 from hub.privacy import mask_text
+from hub.security.clients import client_address
+from hub.security.devices import COOKIE as DEVICE_COOKIE
+from hub.security.devices import MAX_AGE as DEVICE_MAX_AGE
+from hub.security.devices import new_device, verified_device
 
 routes = web.RouteTableDef()
 
@@ -27,28 +33,51 @@ def _service(request: web.Request) -> CaseService:
     return request.app["case_service"]  # type: ignore[no-any-return]
 
 
-def citizen_view(hub: Hub, number: str, code: str) -> dict[str, Any]:
+def citizen_view(hub: Hub, number: str, code: str, client: str) -> dict[str, Any]:
     """What a citizen may see with number and code: state, unit, replies; masked.
-    Served as JSON here and as the public look-up page (hub/web/public.py)."""
-    with hub.sessions() as s:
-        case = CaseService.find_for_citizen(s, number, code)
-        appeal = s.get(Appeal, case.appeal_id)
-        unit = s.get(Unit, case.unit_id) if case.unit_id else None
-        replies = s.scalars(select(Reply).where(Reply.case_id == case.id).order_by(Reply.id))
-        return {"number": case.number, "state": case.state,
-                "state_label": STATE_LABELS[case.state],
-                "title": mask_text(appeal.title) if appeal else None,
-                "unit": unit.name if unit else None, "deadline_at": case.deadline_at,
-                "replies": [{"at": r.at, "body": mask_text(r.body)} for r in replies],
-                "can_rate": case.state == "replied"}
+    Served as JSON here and as the public look-up page (hub/web/public.py); the code
+    check is throttled per client and per case number (hub/lifecycle/codes.py)."""
+    def load() -> dict[str, Any]:
+        with hub.sessions() as s:
+            case = CaseService.find_for_citizen(s, number, code)
+            appeal = s.get(Appeal, case.appeal_id)
+            unit = s.get(Unit, case.unit_id) if case.unit_id else None
+            replies = s.scalars(select(Reply).where(Reply.case_id == case.id)
+                                .order_by(Reply.id))
+            return {"number": case.number, "state": case.state,
+                    "state_label": STATE_LABELS[case.state],
+                    "title": mask_text(appeal.title) if appeal else None,
+                    "unit": unit.name if unit else None, "deadline_at": case.deadline_at,
+                    "replies": [{"at": r.at, "body": mask_text(r.body)} for r in replies],
+                    "can_rate": case.state == "replied"}
+
+    return codes.checked(hub.sessions, hub.settings.secret_key, number, client, load)
+
+
+def rate_as_citizen(hub: Hub, svc: CaseService, number: str, code: str, grade: str,
+                    comment: str | None, channel: str, client: str) -> Any:
+    """评价 behind the same code limits as the look-up."""
+    def run() -> Any:
+        with transaction(hub.sessions) as s:
+            return svc.rate(s, number, code, grade, comment, channel=channel)
+
+    return codes.checked(hub.sessions, hub.settings.secret_key, number, client, run)
+
+
+def _case_error(exc: CaseError) -> ApiError:
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, codes.CodeLocked) \
+        else None
+    return ApiError(exc.status, exc.code, str(exc), headers=headers)
 
 
 @routes.get("/api/v1/cases/{number}")
 async def get_case(request: web.Request) -> web.Response:
     hub: Hub = request.app["hub"]
+    client = client_address(request)
 
     def load() -> dict[str, Any]:
-        view = citizen_view(hub, request.match_info["number"], request.query.get("code", ""))
+        view = citizen_view(hub, request.match_info["number"], request.query.get("code", ""),
+                            client)
         deadline = view["deadline_at"]
         return {**view, "deadline_at": deadline.isoformat() if deadline else None,
                 "replies": [{"at": r["at"].isoformat(), "body": r["body"]}
@@ -57,7 +86,7 @@ async def get_case(request: web.Request) -> web.Response:
     try:
         return web.json_response(await hub.run(load))
     except CaseError as exc:
-        raise ApiError(exc.status, exc.code, str(exc)) from None
+        raise _case_error(exc) from None
 
 
 @routes.post("/api/v1/cases/{number}/rating")
@@ -69,19 +98,22 @@ async def rate_case(request: web.Request) -> web.Response:
     comment = body.get("comment")
     if comment is not None and (not isinstance(comment, str) or len(comment) > 2000):
         raise ApiError(422, "too_long", "comment must be a string of at most 2000 characters")
+    if body["grade"] not in GRADES:
+        raise ApiError(400, "bad_grade", f"grade must be one of {', '.join(GRADES)}",
+                       field="grade")
     svc = _service(request)
+    client = client_address(request)
 
     def rate() -> dict[str, Any]:
-        with transaction(hub.sessions) as s:
-            case = svc.rate(s, request.match_info["number"], body["code"], body["grade"],
-                            comment, channel="api")
-            return {"number": case.number, "state": case.state,
-                    "state_label": STATE_LABELS[case.state]}
+        case = rate_as_citizen(hub, svc, request.match_info["number"], body["code"],
+                               body["grade"], comment, "api", client)
+        return {"number": case.number, "state": case.state,
+                "state_label": STATE_LABELS[case.state]}
 
     try:
         return web.json_response(await hub.run(rate))
     except CaseError as exc:
-        raise ApiError(exc.status, exc.code, str(exc)) from None
+        raise _case_error(exc) from None
 
 
 register_paths({
@@ -108,31 +140,40 @@ register_paths({
 
 @routes.post("/api/v1/units/{unit}/evaluations")
 async def evaluate_unit_json(request: web.Request) -> web.Response:
-    """扫码评议 by API (e.g. a hall's tablet): the same rules as the QR page."""
-    from hub.lifecycle.evaluations import SOURCE_NAME, client_fingerprint, evaluate_unit
-
+    """扫码评议 by API (e.g. a hall's tablet): the same rules as the QR page; the
+    device cookie is set on the first answer and counted from then on."""
     hub: Hub = request.app["hub"]
     body = await json_object(request)
-    grades = {k: body.get(k) for k in ("responsibility", "efficiency", "conduct")}
+    grades = {k: body.get(k) for k in ASPECTS}
     comment = body.get("comment")
     if comment is not None and (not isinstance(comment, str) or len(comment) > 2000):
         raise ApiError(422, "too_long", "comment must be a string of at most 2000 characters")
-    client = client_fingerprint(hub.settings.secret_key, request.remote or "",
-                                request.headers.get("User-Agent", ""))
+    secret = hub.settings.secret_key
+    device = verified_device(secret, request.cookies.get(DEVICE_COOKIE))
+    client = EvaluationClient(client_address(request), device)
     svc = _service(request)
 
     def run() -> dict[str, Any]:
         with transaction(hub.sessions) as s:
             result = evaluate_unit(s, svc, hub.source_ids[SOURCE_NAME],
                                    request.match_info["unit"], grades,  # type: ignore[arg-type]
-                                   comment, client)
+                                   comment, client, secret)
             return {"evaluation_id": result.evaluation_id, "case_number": result.case_number,
-                    "query_code": result.query_code}
+                    "query_code": result.query_code, "flagged": result.flag is not None}
 
     try:
-        return web.json_response(await hub.run(run), status=201)
+        response = web.json_response(await hub.run(run), status=201)
     except CaseError as exc:
         raise ApiError(exc.status, exc.code, str(exc)) from None
+    if device is None:
+        set_device_cookie(response, hub)
+    return response
+
+
+def set_device_cookie(response: web.StreamResponse, hub: Hub) -> None:
+    response.set_cookie(DEVICE_COOKIE, new_device(hub.settings.secret_key), httponly=True,
+                        samesite="Lax", secure=hub.settings.secure_cookies,
+                        max_age=DEVICE_MAX_AGE)
 
 
 _GRADE = {"type": "string", "enum": ["满意", "基本满意", "不满意"]}

@@ -8,7 +8,6 @@ and masks them by role like its own.
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from aiohttp import web
@@ -18,6 +17,7 @@ from hub.api.errors import ApiError
 from hub.api.openapi import register_paths
 from hub.core import Hub
 from hub.models import Appeal, Case, Source
+from hub.security.text import parse_id, same_secret
 
 routes = web.RouteTableDef()
 MAX_LIMIT = 1000
@@ -29,13 +29,13 @@ async def ledger(request: web.Request) -> web.Response:
     key = hub.settings.ledger_key
     if not key:
         raise ApiError(404, "not_found", "this hub does not offer its ledger")
-    if not secrets.compare_digest(request.headers.get("X-Api-Key", ""), key):
+    if not same_secret(request.headers.get("X-Api-Key", ""), key):
         raise ApiError(401, "bad_api_key", "send the ledger key in X-Api-Key")
-    try:
-        after = int(request.query.get("after", "0"))
-        limit = min(MAX_LIMIT, max(1, int(request.query.get("limit", "200"))))
-    except ValueError:
-        raise ApiError(400, "bad_parameter", "after and limit must be integers") from None
+    after = parse_id(request.query.get("after", "0"), minimum=0)
+    limit = parse_id(request.query.get("limit", "200"), maximum=MAX_LIMIT)
+    if after is None or limit is None:
+        raise ApiError(400, "bad_parameter",
+                       f"after must be a whole number >= 0 and limit 1-{MAX_LIMIT}")
 
     def load() -> dict[str, Any]:
         with hub.sessions() as s:
@@ -56,7 +56,8 @@ register_paths({"/api/v1/ledger": {"get": {
     "summary": "This hub's ledger for its parent platform (sub-platform forwarding)",
     "parameters": [
         {"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0}},
-        {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": MAX_LIMIT}},
+        {"name": "limit", "in": "query",
+         "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}},
         {"name": "X-Api-Key", "in": "header", "required": True, "schema": {"type": "string"}}],
     "responses": {"200": {"description": "{items, more}"},
                   "401": {"description": "wrong ledger key"},

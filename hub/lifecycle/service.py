@@ -324,10 +324,15 @@ class CaseService:
     # -- citizens --------------------------------------------------------------------------
     @staticmethod
     def find_for_citizen(session: Session, number: str, code: str) -> Case:
-        """A citizen sees a case only with its number and query code (查询验证码)."""
-        case = session.scalar(select(Case).where(Case.number == number.strip()))
-        if case is None or not secrets.compare_digest(case.query_code,
-                                                      code.strip().upper()):
+        """A citizen sees a case only with its number and query code (查询验证码),
+        compared as bytes (any text may arrive); callers throttle the checks
+        (hub/lifecycle/codes.py)."""
+        from hub.lifecycle.codes import valid_number
+        from hub.security.text import same_secret
+
+        case = session.scalar(select(Case).where(Case.number == number.strip())) \
+            if valid_number(number) else None
+        if case is None or not same_secret(code.strip().upper(), case.query_code):
             raise NotFound("案件编号或查询验证码不正确")
         return case
 

@@ -22,19 +22,12 @@ from hub.lifecycle.service import CaseError, CaseService, new_query_code
 from hub.lifecycle.states import STATE_LABELS
 from hub.models import QuarantinedItem, Source, Unit, User, utcnow
 from hub.privacy import mask_text
+from hub.security.redirects import safe_next
 from hub.web import SESSION_COOKIE, checked_form, require_staff
 from hub.web.access import allowed_actions
 from hub.web.actions import perform
-from hub.web.auth import (
-    ROLES,
-    AuthError,
-    LoginLimiter,
-    Staff,
-    add_user,
-    authenticate,
-    end_session,
-    start_session,
-)
+from hub.web.auth import ROLES, AuthError, Staff, add_user, end_session
+from hub.web.login import LoginRefused, attempt_login, set_session_cookie
 from hub.web.queries import (
     COUNT_CAP,
     SORTS,
@@ -58,20 +51,11 @@ def _staff(request: web.Request) -> Staff:
     return request["staff"]  # type: ignore[no-any-return]
 
 
-def _limiter(request: web.Request) -> LoginLimiter:
-    return request.app["login_limiter"]  # type: ignore[no-any-return]
-
-
-def _safe_next(value: str) -> str:
-    """Only same-site paths, so the login form cannot redirect elsewhere."""
-    return value if value.startswith("/") and not value.startswith("//") else "/inbox"
-
-
 # -- login ------------------------------------------------------------------------------
 @routes.get("/login")
 @aiohttp_jinja2.template("login.html")
 async def login_page(request: web.Request) -> dict[str, Any]:
-    return {"next": _safe_next(request.query.get("next", "/inbox"))}
+    return {"next": safe_next(request.query.get("next", "/inbox"))}
 
 
 @routes.post("/login")
@@ -79,30 +63,19 @@ async def login(request: web.Request) -> web.StreamResponse:
     form = await checked_form(request)
     username = str(form.get("username", "")).strip()[:60]
     password = str(form.get("password", ""))[:200]
-    keys = (f"ip:{request.remote}", f"user:{username}")
-    limiter = _limiter(request)
-    context = {"next": _safe_next(str(form.get("next", "/inbox"))), "username": username}
-    hub = _hub(request)
-    if await hub.run(limiter.blocked, *keys):
-        return aiohttp_jinja2.render_template(
-            "login.html", request, {**context, "error": "登录失败次数过多，请5分钟后再试"},
-            status=429)
-
-    def check() -> str | None:
-        with transaction(hub.sessions) as s:
-            user = authenticate(s, username, password)
-            return start_session(s, user, hub.settings.session_hours) if user else None
-
-    token = await hub.run(check)
-    if token is None:
-        await hub.run(limiter.failed, *keys)
+    context = {"next": safe_next(form.get("next", "/inbox")), "username": username}
+    try:
+        outcome = await attempt_login(request, username, password)
+    except LoginRefused as exc:
+        response = aiohttp_jinja2.render_template(
+            "login.html", request, {**context, "error": exc.message}, status=exc.status)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    if outcome is None:
         return aiohttp_jinja2.render_template(
             "login.html", request, {**context, "error": "用户名或密码不正确"}, status=401)
-    await hub.run(limiter.succeeded, *keys)
     response = web.HTTPSeeOther(context["next"])
-    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="Lax",
-                        secure=hub.settings.secure_cookies,
-                        max_age=int(hub.settings.session_hours * 3600))
+    set_session_cookie(response, _hub(request), outcome.token)
     raise response
 
 

@@ -5,7 +5,6 @@ centre's own tools. Authenticated by the session cookie (from POST
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from aiohttp import web
@@ -15,9 +14,10 @@ from hub.api.openapi import register_paths
 from hub.core import Hub
 from hub.db import transaction
 from hub.lifecycle.service import CaseError, CaseService
-from hub.web import SESSION_COOKIE
+from hub.security.text import same_secret
 from hub.web.actions import perform
-from hub.web.auth import LoginLimiter, Staff, authenticate, start_session
+from hub.web.auth import Staff
+from hub.web.login import LoginRefused, attempt_login, set_session_cookie
 from hub.web.queries import Filters, case_detail, case_json, count_cases, list_cases
 
 routes = web.RouteTableDef()
@@ -29,7 +29,7 @@ def _staff(request: web.Request, write: bool = False) -> Staff:
         raise ApiError(401, "unauthorized", "log in first (POST /api/v1/staff/login)")
     if write:
         sent = request.headers.get("X-CSRF-Token", "")
-        if not sent or not secrets.compare_digest(sent, staff.csrf_token):
+        if not same_secret(sent, staff.csrf_token):
             raise ApiError(403, "csrf", "send the session's csrf_token in X-CSRF-Token")
     return staff
 
@@ -38,34 +38,18 @@ def _staff(request: web.Request, write: bool = False) -> Staff:
 async def login(request: web.Request) -> web.Response:
     hub: Hub = request.app["hub"]
     body = await json_object(request)
-    username, password = str(body.get("username", ""))[:60], str(body.get("password", ""))[:200]
-    limiter: LoginLimiter = request.app["login_limiter"]
-    keys = (f"ip:{request.remote}", f"user:{username}")
-    if await hub.run(limiter.blocked, *keys):
-        raise ApiError(429, "too_many_requests", "too many failed logins; wait 5 minutes")
-
-    def check() -> tuple[str, str] | None:
-        from hub.web.auth import load_staff
-
-        with transaction(hub.sessions) as s:
-            user = authenticate(s, username, password)
-            if user is None:
-                return None
-            token = start_session(s, user, hub.settings.session_hours)
-            s.flush()
-            staff = load_staff(s, token)
-            assert staff is not None
-            return token, staff.csrf_token
-
-    got = await hub.run(check)
-    if got is None:
-        await hub.run(limiter.failed, *keys)
+    username, password = body.get("username"), body.get("password")
+    if not isinstance(username, str) or not isinstance(password, str):
+        raise ApiError(422, "missing_field", "username and password are required strings")
+    try:
+        outcome = await attempt_login(request, username[:60], password[:200])
+    except LoginRefused as exc:
+        raise ApiError(exc.status, "too_many_requests" if exc.status == 429 else "busy",
+                       exc.message, headers={"Retry-After": str(exc.retry_after)}) from None
+    if outcome is None:
         raise ApiError(401, "bad_credentials", "wrong username or password")
-    await hub.run(limiter.succeeded, *keys)
-    response = web.json_response({"csrf_token": got[1]})
-    response.set_cookie(SESSION_COOKIE, got[0], httponly=True, samesite="Lax",
-                        secure=hub.settings.secure_cookies,
-                        max_age=int(hub.settings.session_hours * 3600))
+    response = web.json_response({"csrf_token": outcome.staff.csrf_token})
+    set_session_cookie(response, hub, outcome.token)
     return response
 
 
