@@ -24,6 +24,7 @@ from hub.lifecycle.service import CaseService
 from hub.pipeline import Pipeline
 from hub.security.clients import client_middleware, parse_networks
 from hub.security.headers import security_headers
+from hub.security.urls import url_guard
 from hub.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -34,8 +35,8 @@ def create_app(settings: Settings | None = None) -> web.Application:
     # outermost first: security headers reach every response, errors included; the
     # client's real address is known before any handler or limit reads it
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[
-        security_headers, client_middleware(parse_networks(settings.trusted_proxies)),
-        api_errors])
+        security_headers, url_guard,
+        client_middleware(parse_networks(settings.trusted_proxies)), api_errors])
     app["settings"] = settings
     app.cleanup_ctx.append(_hub_ctx)
     app.cleanup_ctx.append(_intake_ctx)

@@ -383,6 +383,9 @@ def configure_logging(verbose: bool, command: str) -> None:
     at WARNING unless -v; a serving process also logs the hub's own INFO lines."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from hub.privacy import install_log_masking
+
+    install_log_masking()  # no phone, ID, e-mail or self-introduced name in any log line
     if not verbose and command in SERVICE_COMMANDS:
         for name in HUB_LOGGERS:
             logging.getLogger(name).setLevel(logging.INFO)

@@ -10,4 +10,5 @@
 - ``devices``: signed device cookies for the QR evaluations.
 - ``redirects``: same-site ``next`` targets.
 - ``cells``: spreadsheet cells that cannot run formulas.
+- ``urls``: paths and query strings holding NUL characters refused at the door.
 """

@@ -31,7 +31,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def setup_web(app: web.Application) -> None:
-    from hub.web import admin_units, public, staff, staff_api
+    from hub.web import admin_units, evaluation_review, public, staff, staff_api
     app.middlewares.append(session_middleware)  # before the context processors run
     env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES),
                                autoescape=jinja2.select_autoescape(["html"]),
@@ -40,6 +40,7 @@ def setup_web(app: web.Application) -> None:
     env.globals["urlencode"] = urlencode
     app.add_routes(staff.routes)
     app.add_routes(admin_units.routes)
+    app.add_routes(evaluation_review.routes)
     app.add_routes(staff_api.routes)
     app.add_routes(public.routes)
 

@@ -26,6 +26,7 @@ from hub.lifecycle.states import (
 )
 from hub.models import Appeal, Case, CaseEvent, Rating, Reply, Source, Unit, utcnow
 from hub.privacy import mask_name, mask_phone, mask_text
+from hub.security.text import parse_id
 from hub.web.access import may_see_contact, require_view, scoped
 from hub.web.auth import Staff
 
@@ -42,6 +43,7 @@ SEARCH_COUNT_CAP = 100
 SEARCH_WINDOW = 200_000
 DUE_LABELS = {"ok": "正常", "due_soon": "临期", "overdue": "超期"}
 PAGE_SIZE = 50
+MAX_PAGE = 10_000
 MAX_EXPORT = 50_000
 
 
@@ -67,8 +69,8 @@ class Filters:
             raw = (query.get(f.name) or "").strip()[:100]
             if not raw:
                 continue
-            if f.name == "page":
-                values["page"] = max(1, int(raw)) if raw.isdigit() else 1
+            if f.name == "page":  # ASCII digits, bounded: the offset must fit the database
+                values["page"] = parse_id(raw, maximum=MAX_PAGE) or 1
             else:
                 values[f.name] = raw
         values["sort_chosen"] = "sort" in values
@@ -307,11 +309,12 @@ def case_detail(session: Session, staff: Staff, case_id: int,
                "note": e.note if full else mask_text(e.note or "")}
               for e in session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id)
                                        .order_by(CaseEvent.id))]
-    replies = [{"at": r.at, "author": r.author, "body": r.body, "unit": units.get(r.unit_id)}
+    replies = [{"at": r.at, "author": r.author, "body": r.body if full else mask_text(r.body),
+                "unit": units.get(r.unit_id)}
                for r in session.scalars(select(Reply).where(Reply.case_id == case.id)
                                         .order_by(Reply.id))]
-    ratings = [{"at": r.at, "grade": r.grade, "comment": r.comment, "round": r.round,
-                "channel": r.channel}
+    ratings = [{"at": r.at, "grade": r.grade, "round": r.round, "channel": r.channel,
+                "comment": r.comment if full or not r.comment else mask_text(r.comment)}
                for r in session.scalars(select(Rating).where(Rating.case_id == case.id)
                                         .order_by(Rating.id))]
     now = utcnow()
@@ -322,7 +325,8 @@ def case_detail(session: Session, staff: Staff, case_id: int,
         "body": appeal.body if full else mask_text(appeal.body),
         "contact_name": appeal.contact_name if full else mask_name(appeal.contact_name),
         "contact_phone": appeal.contact_phone if full else mask_phone(appeal.contact_phone),
-        "contact_masked": not full, "location": appeal.location,
+        "contact_masked": not full,
+        "location": appeal.location if full else mask_text(appeal.location),
         "received_at": appeal.received_at, "channel": source.title if source else "",
         "unit": unit, "events": events, "replies": replies, "ratings": ratings,
         "days_left": calendar.workdays_left(now, case.deadline_at)

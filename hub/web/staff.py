@@ -22,7 +22,9 @@ from hub.lifecycle.service import CaseError, CaseService, new_query_code
 from hub.lifecycle.states import STATE_LABELS
 from hub.models import QuarantinedItem, Source, Unit, User, utcnow
 from hub.privacy import mask_text
+from hub.security.cells import safe_row
 from hub.security.redirects import safe_next
+from hub.security.text import parse_id
 from hub.web import SESSION_COOKIE, checked_form, require_staff
 from hub.web.access import allowed_actions
 from hub.web.actions import perform
@@ -165,10 +167,11 @@ EXPORT_COLUMNS = ("工单编号", "状态", "渠道", "受理时间", "标题", 
 
 
 def _csv_bytes(rows: list[dict[str, Any]]) -> bytes:
+    """Cells that would start a formula open as text (hub/security/cells.py)."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS)
-    writer.writeheader()
-    writer.writerows(rows)
+    writer = csv.writer(out)
+    writer.writerow(EXPORT_COLUMNS)
+    writer.writerows(safe_row([row[c] for c in EXPORT_COLUMNS]) for row in rows)
     return ("\ufeff" + out.getvalue()).encode("utf-8")  # BOM: Excel opens it as UTF-8
 
 
@@ -177,7 +180,7 @@ def _xlsx_bytes(rows: list[dict[str, Any]]) -> bytes:
     sheet = book.create_sheet("工单")
     sheet.append(list(EXPORT_COLUMNS))
     for row in rows:
-        sheet.append([row[c] for c in EXPORT_COLUMNS])
+        sheet.append(safe_row([row[c] for c in EXPORT_COLUMNS]))
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
@@ -189,7 +192,7 @@ async def bulk_assign(request: web.Request) -> web.StreamResponse:
     form = await checked_form(request)
     hub, staff = _hub(request), _staff(request)
     svc: CaseService = request.app["case_service"]
-    ids = [int(v) for v in form.getall("case_id", []) if str(v).isdigit()][:200]
+    ids = [i for i in (parse_id(v) for v in form.getall("case_id", [])) if i][:200]
     unit = str(form.get("unit", ""))
 
     def run() -> None:
@@ -226,10 +229,10 @@ async def _render_case(request: web.Request, case_id: int, error: str | None = N
 
 
 def _case_id(request: web.Request) -> int:
-    raw = request.match_info["case_id"]
-    if not raw.isdigit():
+    case_id = parse_id(request.match_info["case_id"])
+    if case_id is None:
         raise web.HTTPNotFound()
-    return int(raw)
+    return case_id
 
 
 @routes.get("/cases/{case_id}")
@@ -327,8 +330,11 @@ async def replay(request: web.Request) -> web.StreamResponse:
     await checked_form(request)
     from connectors.replay import replay_item
 
+    item_id = parse_id(request.match_info["item_id"])
+    if item_id is None:
+        raise web.HTTPNotFound()
     try:
-        await replay_item(request.app, int(request.match_info["item_id"]))
+        await replay_item(request.app, item_id)
     except (ValueError, CaseError) as exc:
         return aiohttp_jinja2.render_template("error.html", request, {
             "heading": "重放失败", "message": str(exc)}, status=422)

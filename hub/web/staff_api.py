@@ -14,7 +14,7 @@ from hub.api.openapi import register_paths
 from hub.core import Hub
 from hub.db import transaction
 from hub.lifecycle.service import CaseError, CaseService
-from hub.security.text import same_secret
+from hub.security.text import parse_id, same_secret
 from hub.web.actions import perform
 from hub.web.auth import Staff
 from hub.web.login import LoginRefused, attempt_login, set_session_cookie
@@ -70,10 +70,10 @@ async def list_json(request: web.Request) -> web.Response:
 
 
 def _case_id(request: web.Request) -> int:
-    raw = request.match_info["case_id"]
-    if not raw.isdigit():
+    case_id = parse_id(request.match_info["case_id"])
+    if case_id is None:
         raise ApiError(404, "not_found", "no such case")
-    return int(raw)
+    return case_id
 
 
 @routes.get("/api/v1/staff/cases/{case_id}")
