@@ -17,7 +17,7 @@ from hub.api.errors import ApiError
 from hub.api.openapi import register_paths
 from hub.core import Hub
 from hub.models import Appeal, Case, Source
-from hub.security.text import parse_id, same_secret
+from hub.security.text import ID_MAX, INT64_MAX, parse_id, same_secret
 
 routes = web.RouteTableDef()
 MAX_LIMIT = 1000
@@ -31,11 +31,12 @@ async def ledger(request: web.Request) -> web.Response:
         raise ApiError(404, "not_found", "this hub does not offer its ledger")
     if not same_secret(request.headers.get("X-Api-Key", ""), key):
         raise ApiError(401, "bad_api_key", "send the ledger key in X-Api-Key")
-    after = parse_id(request.query.get("after", "0"), minimum=0)
+    after = parse_id(request.query.get("after", "0"), maximum=INT64_MAX, minimum=0)
     limit = parse_id(request.query.get("limit", "200"), maximum=MAX_LIMIT)
     if after is None or limit is None:
         raise ApiError(400, "bad_parameter",
                        f"after must be a whole number >= 0 and limit 1-{MAX_LIMIT}")
+    after = min(after, ID_MAX)  # no id is larger: the page is simply empty
 
     def load() -> dict[str, Any]:
         with hub.sessions() as s:

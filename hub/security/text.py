@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 
 INT64_MAX = 2**63 - 1
+ID_MAX = 2**31 - 1  # id columns are INTEGER: PostgreSQL refuses a larger parameter
 
 
 def unstorable(value: str) -> str | None:
@@ -36,8 +37,9 @@ def same_secret(sent: str | None, expected: str | None) -> bool:
     return secrets.compare_digest(as_bytes(sent), as_bytes(expected))
 
 
-def parse_id(raw: object, maximum: int = INT64_MAX, minimum: int = 1) -> int | None:
-    """A positive whole number written in ASCII digits and within 64 bits, else None.
+def parse_id(raw: object, maximum: int = ID_MAX, minimum: int = 1) -> int | None:
+    """A positive whole number written in ASCII digits, at most ``maximum`` (the
+    largest id an INTEGER column holds), else None.
 
     ``str.isdigit`` accepts '²' and full-width digits, and ``int`` accepts
     '１２' and '1_000': none of those is an id."""
