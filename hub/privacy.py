@@ -46,6 +46,22 @@ def mask_name(name: str | None) -> str | None:
     return name[:keep] + "*" * (len(name) - keep)
 
 
+_PLACE_LEVEL = re.compile(r"^.*?(?:街道|社区|[区县市镇乡村])")
+
+
+def mask_location(location: str | None) -> str | None:
+    """An address down to its district, town or street (A3区含浦街道***): where the
+    matter is stays readable, which door the citizen lives behind does not."""
+    if not location:
+        return location
+    match = _PLACE_LEVEL.match(location[:40])
+    kept = match.group(0) if match and len(match.group(0)) < len(location) else \
+        (match.group(0) if match else "")
+    if kept == location:
+        return mask_text(location)
+    return f"{mask_text(kept)}***"
+
+
 # -- free text ----------------------------------------------------------------------------
 _FULL_WIDTH = str.maketrans({**{chr(0xFF10 + i): str(i) for i in range(10)},
                              "＋": "+", "－": "-", "＠": "@", "（": "(", "）": ")",
@@ -129,11 +145,18 @@ def _digits(text: str) -> str:
     return re.sub(r"\D", "", text)
 
 
-def mask_text(text: str | None) -> str:
+def mask_text(text: str | None, known: tuple[str | None, ...] = ()) -> str:
     """Mask phones, landlines, e-mail addresses, ID numbers and self-introduced names
-    inside free text (bodies, replies, comments, notes, logs)."""
+    inside free text (bodies, replies, comments, notes, logs). ``known`` are the
+    case's own contact name and phone: masked wherever the text repeats them, even
+    bare (a reply saying 已电话联系王建国)."""
     if not text:
         return text or ""
+    for value in known:
+        if value and len(value) >= 2 and value in text:
+            masked = mask_name(value) if not any(c.isdigit() for c in value) \
+                else mask_phone(value)
+            text = text.replace(value, masked or "")
     plain = _ascii(text)
     spans: list[tuple[int, int, str]] = []
 

@@ -28,7 +28,7 @@ def _valid(i: int) -> dict[str, Any]:
 
 def _poison(i: int) -> bytes:
     # valid JSON, but "\ud800" is a lone UTF-16 surrogate: no database can store it
-    return ('{"external_id": "bad-%d", "body": "路灯坏了\\ud800请修"}' % i).encode()
+    return f'{{"external_id": "bad-{i}", "body": "路灯坏了\\ud800请修"}}'.encode()
 
 
 async def _count(client: Any) -> int:

@@ -44,11 +44,13 @@ def citizen_view(hub: Hub, number: str, code: str, client: str) -> dict[str, Any
             unit = s.get(Unit, case.unit_id) if case.unit_id else None
             replies = s.scalars(select(Reply).where(Reply.case_id == case.id)
                                 .order_by(Reply.id))
+            known = (appeal.contact_name, appeal.contact_phone) if appeal else ()
             return {"number": case.number, "state": case.state,
                     "state_label": STATE_LABELS[case.state],
-                    "title": mask_text(appeal.title) if appeal else None,
+                    "title": mask_text(appeal.title, known) if appeal else None,
                     "unit": unit.name if unit else None, "deadline_at": case.deadline_at,
-                    "replies": [{"at": r.at, "body": mask_text(r.body)} for r in replies],
+                    "replies": [{"at": r.at, "body": mask_text(r.body, known)}
+                                for r in replies],
                     "can_rate": case.state == "replied"}
 
     return codes.checked(hub.sessions, hub.settings.secret_key, number, client, load)
