@@ -12,7 +12,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from hub.api.errors import ApiError, json_object
-from hub.api.openapi import register_paths
+from hub.api.openapi import error, json_answer, register_paths
 from hub.core import Hub
 from hub.db import transaction
 from hub.lifecycle import codes
@@ -118,26 +118,49 @@ async def rate_case(request: web.Request) -> web.Response:
         raise _case_error(exc) from None
 
 
+_STATE = {"type": "string"}
 register_paths({
     "/api/v1/cases/{number}": {"get": {
-        "summary": "A citizen's view of a case (needs the query code)",
+        "summary": "A citizen's view of a case (needs the query code); personal data in "
+                   "the title and replies is masked",
+        "description": "Throttled per client address and per case number: after repeated "
+                       "wrong codes the number's code checks are locked for a while (429 "
+                       "with Retry-After), whichever address asks.",
         "parameters": [{"name": "number", "in": "path", "required": True,
                         "schema": {"type": "string"}},
                        {"name": "code", "in": "query", "required": True,
                         "schema": {"type": "string"}}],
-        "responses": {"200": {"description": "status, unit and replies"},
-                      "404": {"description": "wrong number or code"}}}},
+        "responses": {"200": json_answer("status, unit and replies",
+                                         {"$ref": "#/components/schemas/CitizenCase"}),
+                      "404": error("wrong number or code"),
+                      "429": error("too many look-ups, or the number is locked")}}},
     "/api/v1/cases/{number}/rating": {"post": {
         "summary": "Rate the reply: 满意 / 基本满意 / 不满意 (不满意 reopens the case)",
+        "parameters": [{"name": "number", "in": "path", "required": True,
+                        "schema": {"type": "string"}}],
         "requestBody": {"required": True, "content": {"application/json": {"schema": {
             "type": "object", "required": ["code", "grade"], "properties": {
                 "code": {"type": "string"},
                 "grade": {"type": "string", "enum": ["满意", "基本满意", "不满意"]},
                 "comment": {"type": "string", "maxLength": 2000}}}}}},
-        "responses": {"200": {"description": "the case's new state"},
-                      "404": {"description": "wrong number or code"},
-                      "409": {"description": "nothing to rate, or already rated"}}}},
-})
+        "responses": {"200": json_answer("the case's new state", {
+                          "type": "object", "required": ["number", "state", "state_label"],
+                          "properties": {"number": {"type": "string"}, "state": _STATE,
+                                         "state_label": {"type": "string"}}}),
+                      "400": error("the grade is not one of the three"),
+                      "404": error("wrong number or code"),
+                      "409": error("nothing to rate, or already rated"),
+                      "429": error("too many attempts, or the number is locked")}}},
+}, schemas={"CitizenCase": {
+    "type": "object", "required": ["number", "state", "state_label", "replies", "can_rate"],
+    "properties": {"number": {"type": "string"}, "state": _STATE,
+                   "state_label": {"type": "string"}, "title": {"type": ["string", "null"]},
+                   "unit": {"type": ["string", "null"]},
+                   "deadline_at": {"type": ["string", "null"]},
+                   "replies": {"type": "array", "items": {
+                       "type": "object", "required": ["at", "body"],
+                       "properties": {"at": {"type": "string"}, "body": {"type": "string"}}}},
+                   "can_rate": {"type": "boolean"}}}})
 
 
 @routes.post("/api/v1/units/{unit}/evaluations")
@@ -187,6 +210,16 @@ register_paths({"/api/v1/units/{unit}/evaluations": {"post": {
         "type": "object", "required": ["responsibility", "efficiency", "conduct"],
         "properties": {"responsibility": _GRADE, "efficiency": _GRADE, "conduct": _GRADE,
                        "comment": {"type": "string", "maxLength": 2000}}}}}},
-    "responses": {"201": {"description": "{evaluation_id, case_number, query_code}"},
-                  "400": {"description": "a grade is missing or unknown, or no such unit"},
-                  "429": {"description": "too many evaluations from this device today"}}}}})
+    "description": "Counted per signed device cookie (set on the first answer), per "
+                   "client address and per unit and day; a suspicious one (no device "
+                   "cookie, a burst) is kept but flagged and counts in rankings only once "
+                   "a supervisor accepts it.",
+    "responses": {"201": json_answer("the evaluation; a case and query code for a low grade", {
+                      "type": "object", "required": ["evaluation_id", "case_number",
+                                                     "query_code", "flagged"],
+                      "properties": {"evaluation_id": {"type": "integer"},
+                                     "case_number": {"type": ["string", "null"]},
+                                     "query_code": {"type": ["string", "null"]},
+                                     "flagged": {"type": "boolean"}}}),
+                  "400": error("a grade is missing or unknown, or no such unit"),
+                  "429": error("too many evaluations from this device or network today")}}}})

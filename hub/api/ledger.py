@@ -14,7 +14,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from hub.api.errors import ApiError
-from hub.api.openapi import register_paths
+from hub.api.openapi import error, json_answer, register_paths
 from hub.core import Hub
 from hub.models import Appeal, Case, Source
 from hub.security.text import ID_MAX, INT64_MAX, parse_id, same_secret
@@ -60,6 +60,11 @@ register_paths({"/api/v1/ledger": {"get": {
         {"name": "limit", "in": "query",
          "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}},
         {"name": "X-Api-Key", "in": "header", "required": True, "schema": {"type": "string"}}],
-    "responses": {"200": {"description": "{items, more}"},
-                  "401": {"description": "wrong ledger key"},
-                  "404": {"description": "the ledger is off"}}}}})
+    "responses": {"200": json_answer("{items, more}", {
+                      "type": "object", "required": ["items", "more"],
+                      "properties": {"more": {"type": "boolean"}, "items": {
+                          "type": "array", "items": {"type": "object",
+                                                     "required": ["id", "source", "body"]}}}}),
+                  "400": error("after or limit is not a whole number in range"),
+                  "401": error("wrong ledger key"),
+                  "404": error("the ledger is off")}}}})

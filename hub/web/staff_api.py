@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from hub.api.errors import ApiError, json_object
-from hub.api.openapi import register_paths
+from hub.api.openapi import error, json_answer, register_paths
 from hub.core import Hub
 from hub.db import transaction
 from hub.lifecycle.service import CaseError, CaseService
@@ -115,30 +115,57 @@ async def act_json(request: web.Request) -> web.Response:
 
 
 _CASE_ID = {"name": "case_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_CASE_ROW = {"type": "object", "required": ["id", "number", "state", "state_label", "title"],
+             "properties": {"id": {"type": "integer"}, "number": {"type": "string"},
+                            "state": {"type": "string"}, "state_label": {"type": "string"},
+                            "title": {"type": "string"}}}
 register_paths({
     "/api/v1/staff/login": {"post": {
         "summary": "Log in; sets the session cookie and returns the CSRF token for writes",
+        "description": "Attempts are limited per (username, client address) and per "
+                       "address, reserved before the password is checked; never one lock "
+                       "per username.",
         "requestBody": {"required": True, "content": {"application/json": {"schema": {
             "type": "object", "required": ["username", "password"],
             "properties": {"username": {"type": "string"}, "password": {"type": "string"}}}}}},
-        "responses": {"200": {"description": "{csrf_token}"},
-                      "401": {"description": "wrong username or password"},
-                      "429": {"description": "too many failed attempts"}}}},
+        "responses": {"200": json_answer("{csrf_token}", {
+                          "type": "object", "required": ["csrf_token"],
+                          "properties": {"csrf_token": {"type": "string"}}}),
+                      "401": error("wrong username or password"),
+                      "429": error("too many failed attempts (Retry-After)"),
+                      "503": error("too many password checks waiting (Retry-After)")}}},
     "/api/v1/staff/cases": {"get": {
         "summary": "The inbox: cases this user may see, filtered like the web page",
         "parameters": [{"name": n, "in": "query", "schema": {"type": "string"}} for n in
                        ("view", "state", "due", "channel", "county", "unit", "q", "sort",
                         "page")],
-        "responses": {"200": {"description": "{total, page, more, cases}"},
-                      "401": {"description": "not logged in"}}}},
+        "responses": {"200": json_answer("{total, page, more, cases}", {
+                          "type": "object", "required": ["total", "page", "more", "cases"],
+                          "properties": {"total": {"type": "integer"},
+                                         "page": {"type": "integer"},
+                                         "more": {"type": "boolean"},
+                                         "cases": {"type": "array", "items": _CASE_ROW}}}),
+                      "401": error("not logged in")}}},
     "/api/v1/staff/cases/{case_id}": {"get": {
         "summary": "One case with its event log, replies and ratings (masked by role)",
         "parameters": [_CASE_ID],
-        "responses": {"200": {"description": "the case"},
-                      "404": {"description": "no such case, or not yours"}}}},
+        "responses": {"200": json_answer("the case", {
+                          **_CASE_ROW, "required": [*_CASE_ROW["required"], "version", "body",
+                                                    "events", "replies", "ratings"],
+                          "properties": {**_CASE_ROW["properties"],
+                                         "version": {"type": "integer"},
+                                         "body": {"type": "string"},
+                                         "events": {"type": "array"},
+                                         "replies": {"type": "array"},
+                                         "ratings": {"type": "array"}}}),
+                      "401": error("not logged in"),
+                      "404": error("no such case, or not yours")}}},
     "/api/v1/staff/cases/{case_id}/actions": {"post": {
         "summary": "Act on a case: assign, merge, correct, sign, reply, return, "
                    "request_extension, decide_extension, urge",
+        "description": "A whistleblower's (hidden-identity) case goes only to discipline "
+                       "bodies, never to a unit it names; a supervisor may send it elsewhere "
+                       "with override_reason, kept in the event log.",
         "parameters": [_CASE_ID, {"name": "X-CSRF-Token", "in": "header", "required": True,
                                   "schema": {"type": "string"}}],
         "requestBody": {"required": True, "content": {"application/json": {"schema": {
@@ -151,10 +178,18 @@ register_paths({
                 "difficulty": {"type": "string", "enum": ["normal", "hard"]},
                 "body": {"type": "string"}, "reason": {"type": "string"},
                 "note": {"type": "string"}, "into": {"type": "string"},
+                "override_reason": {"type": "string"},
                 "grant": {"type": "boolean"}}}}}},
-        "responses": {"200": {"description": "the case's new state and version"},
-                      "400": {"description": "not allowed in this state"},
-                      "403": {"description": "wrong role or missing CSRF token"},
-                      "404": {"description": "no such case, or not yours"},
-                      "409": {"description": "someone else changed the case"}}}},
+        "responses": {"200": json_answer("the case's new state and version", {
+                          "type": "object", "required": ["id", "number", "state", "version"],
+                          "properties": {"id": {"type": "integer"},
+                                         "number": {"type": "string"},
+                                         "state": {"type": "string"},
+                                         "version": {"type": "integer"}}}),
+                      "400": error("not allowed in this state"),
+                      "401": error("not logged in"),
+                      "403": error("wrong role, missing CSRF token, or a whistleblower's "
+                                   "case to a unit it may not go to"),
+                      "404": error("no such case, or not yours"),
+                      "409": error("someone else changed the case")}}},
 })
