@@ -18,6 +18,7 @@ from classifiers.train import DataError
 from hub.core import Hub
 from hub.db import transaction
 from hub.intake_schema import AppealIn, ItemError, validate_item
+from hub.security.text import unstorable
 from hub.queue import enqueue, quarantine
 
 
@@ -84,8 +85,11 @@ def import_csv(hub: Hub, path: Path, source: str, mapping: Mapping,
                 try:
                     batch.append(validate_item(item, hub.config.earliest))
                 except ItemError as exc:
+                    ext = item.get("external_id")
                     bad.append((_raw_row(row), f"row {reader.line_num}: {exc.code}: "
-                                f"{exc.message}", item.get("external_id")))
+                                f"{exc.message}",
+                                None if not isinstance(ext, str) or unstorable(ext)
+                                else ext[:128]))
                 if len(batch) + len(bad) >= batch_size:
                     flush()
         except UnicodeDecodeError as exc:

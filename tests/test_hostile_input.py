@@ -205,3 +205,25 @@ async def test_replaying_an_external_id_with_other_content_is_409(client: Any) -
         with hub.sessions() as s:
             return s.get(Appeal, stored["id"]).body  # type: ignore[union-attr]
     assert await hub.run(body_of) == _valid(7)["body"]  # never silently overwritten
+
+
+def test_a_pulled_item_no_database_can_store_is_quarantined_alone(hub: Any) -> None:
+    """A channel's page holding a lone surrogate or a NUL (in the id too): the bad
+    items are quarantined with their bytes, the good ones queued, the pull goes on."""
+    from connectors.base import RawItem
+    from connectors.runner import _commit
+    from hub.models import QuarantinedItem
+
+    source = hub.source_ids["hotline-push"]
+    items = [RawItem({"external_id": "p-1", "body": "路灯不亮"}, "1"),
+             RawItem({"external_id": "p-\ud800", "body": "井盖\ud800缺失"}, "2"),
+             RawItem({"external_id": "p-\x00", "body": "a\x00b"}, "3"),
+             RawItem({"external_id": "p-4", "body": "道路破损", "extra": {"n": "\udfff"}}, "4")]
+    stats = {"new": 0, "duplicates": 0, "quarantined": 0}
+    _commit(hub, source, items, [], "4", stats)
+    assert stats == {"new": 1, "duplicates": 0, "quarantined": 3}
+    with hub.sessions() as s:
+        kept = list(s.scalars(select(QuarantinedItem).order_by(QuarantinedItem.id)))
+        assert [q.external_id for q in kept] == [None, None, "p-4"]
+        assert all(b"\xed\xa0\x80" in q.raw or b"\\u0000" in q.raw or b"p-4" in q.raw
+                   for q in kept)
