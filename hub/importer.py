@@ -18,8 +18,8 @@ from classifiers.train import DataError
 from hub.core import Hub
 from hub.db import transaction
 from hub.intake_schema import AppealIn, ItemError, validate_item
-from hub.security.text import unstorable
 from hub.queue import enqueue, quarantine
+from hub.security.text import unstorable
 
 
 @dataclass(frozen=True)
