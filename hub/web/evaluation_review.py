@@ -29,11 +29,10 @@ async def review_page(request: web.Request) -> web.StreamResponse:
         with hub.sessions() as s:
             return pending(s)
 
-    notice = request.query.get("accepted")
+    accepted = parse_id(request.query.get("accepted", ""), maximum=MAX_ACCEPT)
     return aiohttp_jinja2.render_template("evaluation_review.html", request, {
         "rows": await hub.run(load),
-        "notice": f"已确认 {parse_id(notice, 10_000)} 条评议计入排名" if parse_id(notice or "")
-        else None})
+        "notice": f"已确认 {accepted} 条评议计入排名" if accepted else None})
 
 
 @routes.post("/supervise/evaluations/accept")
