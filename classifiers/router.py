@@ -18,6 +18,7 @@ from classifiers.model import CategoryClassifier
 from classifiers.text import add_words
 from hub.config import CityConfig, RoutingSpec
 from hub.lifecycle.service import RouteDecision
+from hub.whistleblower import accused_units
 
 if TYPE_CHECKING:
     from hub.core import Hub
@@ -102,12 +103,14 @@ class Router:
         for rule in self.spec.rules:
             if any(term in text for term in rule.terms):
                 unit = self.unit_for(rule.unit, county) if rule.county_level else rule.unit
+                accused = tuple(accused_units(self.config, text)) if rule.hide_identity else ()
                 return RouteDecision(
                     category=rule.category, unit_code=unit, county_code=county, confidence=1.0,
-                    needs_triage=False, suggestions=[{"category": rule.category, "unit": unit,
-                                                      "p": 1.0, "rule": rule.name}],
+                    # a report naming the rule's own unit waits for a person
+                    needs_triage=unit in accused, suggestions=[
+                        {"category": rule.category, "unit": unit, "p": 1.0, "rule": rule.name}],
                     urgent=urgency.urgent, urgent_terms=urgency.terms,
-                    hide_identity=rule.hide_identity, rule=rule.name)
+                    hide_identity=rule.hide_identity, rule=rule.name, accused=accused)
         suggestions = []
         for category, p in top:
             dept = self.spec.categories.get(category)

@@ -67,7 +67,7 @@ def replay(hub: Hub, item_id: int, actor: str = "cli", raw: bytes | None = None,
         if raw is not None:
             item.raw = raw  # the newest bytes are the ones worth keeping
         try:
-            appeal = validate_item(parse_raw(hub, source, item.raw))
+            appeal = validate_item(parse_raw(hub, source, item.raw), hub.config.earliest)
         except (BadItem, ItemError) as exc:
             reason = exc.reason if isinstance(exc, BadItem) else f"{exc.code}: {exc.message}"
             item.reason = f"{reason} ({action} {utcnow():%Y-%m-%d %H:%M})"

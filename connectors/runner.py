@@ -31,6 +31,7 @@ from hub.db import transaction
 from hub.intake_schema import ItemError, validate_item
 from hub.models import Appeal, Source, utcnow
 from hub.queue import enqueue, quarantine
+from hub.security.text import unstorable
 
 log = logging.getLogger(__name__)
 
@@ -85,11 +86,15 @@ def _commit(hub: Hub, connector: Connector, source_id: int, items: list[RawItem]
     valid = []
     for raw in items:
         try:
-            valid.append(validate_item(raw.fields))
+            valid.append(validate_item(raw.fields, hub.config.earliest))
         except ItemError as exc:
-            bad.append(BadItem(f"{exc.code}: {exc.message}",
-                               json.dumps(raw.fields, ensure_ascii=False).encode("utf-8"),
-                               str(raw.fields.get("external_id"))))
+            # kept as sent, even text no column can hold (lone surrogates): the raw
+            # bytes column takes anything, the external id is kept only if storable
+            ext = str(raw.fields.get("external_id"))[:128]
+            bad.append(BadItem(f"{exc.code}: {exc.message}"[:2000],
+                               json.dumps(raw.fields, ensure_ascii=False).encode(
+                                   "utf-8", "surrogatepass"),
+                               None if unstorable(ext) else ext))
     with transaction(hub.sessions) as s:
         seen_again, created = [], []
         for item, res in zip(valid, enqueue(s, source_id, valid), strict=True):

@@ -22,6 +22,9 @@ from hub.core import Hub
 from hub.intake import IntakeWriter
 from hub.lifecycle.service import CaseService
 from hub.pipeline import Pipeline
+from hub.security.clients import client_middleware, parse_networks
+from hub.security.headers import security_headers
+from hub.security.urls import url_guard
 from hub.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -29,7 +32,11 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or load_settings()
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[api_errors])
+    # outermost first: security headers reach every response, errors included; the
+    # client's real address is known before any handler or limit reads it
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[
+        security_headers, url_guard,
+        client_middleware(parse_networks(settings.trusted_proxies)), api_errors])
     app["settings"] = settings
     app.cleanup_ctx.append(_hub_ctx)
     app.cleanup_ctx.append(_intake_ctx)
@@ -61,7 +68,8 @@ async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:
     app["case_service"] = CaseService(hub.config, hub.unit_ids)
     from hub.web.auth import LoginLimiter
 
-    app["login_limiter"] = LoginLimiter(hub.sessions)  # shared by processes: in the database
+    # shared by every process: the counters are rows in the database
+    app["login_limiter"] = LoginLimiter(hub.sessions, settings.secret_key)
     yield
     await asyncio.to_thread(hub.close)
 

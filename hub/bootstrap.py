@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from hub.config import CityConfig
 from hub.models import Source, Unit
-from hub.settings import Settings
+from hub.settings import Settings, looks_like_placeholder
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def sync_config(session: Session, config: CityConfig) -> None:
 
 def hash_key(key: str) -> str:
     """API keys are long random strings, so a plain SHA-256 is enough to avoid storing them."""
-    return hashlib.sha256(key.encode()).hexdigest()
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def api_keys(config: CityConfig, settings: Settings) -> dict[str, str]:
@@ -62,7 +62,8 @@ def api_keys(config: CityConfig, settings: Settings) -> dict[str, str]:
             log.warning("push source %s has no API key (set %s); it accepts nothing",
                         spec.name, spec.api_key_env)
             continue
-        if settings.env == "prod" and (key == spec.dev_api_key or len(key) < 24):
+        if settings.env == "prod" and (key == spec.dev_api_key or len(key) < 24
+                                       or looks_like_placeholder(key)):
             raise ValueError(f"{spec.api_key_env} holds a placeholder or short key; "
                              "set a random key of 24+ characters for production")
         keys[hash_key(key)] = spec.name

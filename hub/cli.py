@@ -54,7 +54,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         overrides["port"] = args.port
     if args.host:
         overrides["host"] = args.host
-    settings = settings.with_overrides(**overrides)
+    settings = settings.with_overrides(**overrides).check()  # e.g. --host 0.0.0.0
     use_uvloop()
     web.run_app(create_app(settings), host=settings.host, port=settings.port,
                 access_log=None, print=lambda msg: log.info("%s", msg))
@@ -383,6 +383,9 @@ def configure_logging(verbose: bool, command: str) -> None:
     at WARNING unless -v; a serving process also logs the hub's own INFO lines."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from hub.privacy import install_log_masking
+
+    install_log_masking()  # no phone, ID, e-mail or self-introduced name in any log line
     if not verbose and command in SERVICE_COMMANDS:
         for name in HUB_LOGGERS:
             logging.getLogger(name).setLevel(logging.INFO)

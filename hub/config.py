@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,9 @@ class UnitSpec:
     county: str | None = None
     mirrors: str | None = None  # the municipal department a county unit mirrors
     discipline: bool = False
+    # other names citizens use for it (城管, 城管局): a misconduct report naming the unit
+    # by any of them never goes to it (hub/whistleblower.py)
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,15 @@ class CityConfig:
     routing: RoutingSpec
     deadlines: DeadlineSpec
     ranking: RankingSpec
+    # the first day of the city's appeals platform: an appeal dated earlier is implausible
+    since: date = date(2000, 1, 1)
+
+    @property
+    def earliest(self) -> datetime:
+        """The first moment an appeal may plausibly be dated (city time)."""
+        from zoneinfo import ZoneInfo
+
+        return datetime.combine(self.since, time(), ZoneInfo(self.deadlines.timezone))
 
     def unit(self, code: str) -> UnitSpec:
         for unit in self.units:
@@ -186,8 +199,11 @@ def _load_units(f: _File) -> tuple[str, str, list[UnitSpec], list[CountySpec]]:
         code = f.req(dept, "code", str, "[[departments]]")
         name = f.req(dept, "name", str, code)
         depts[code] = dept
+        aliases = tuple(str(a) for a in dept.get("aliases", []))
+        local_name = dept.get("local_name")
         add(UnitSpec(code=code, name=name, kind="department", parent="city",
-                     discipline=bool(dept.get("discipline", False))))
+                     discipline=bool(dept.get("discipline", False)),
+                     aliases=aliases + ((local_name,) if local_name else ())))
     counties: list[CountySpec] = []
     for county in f.data.get("counties", []):
         code = f.req(county, "code", str, "[[counties]]")
@@ -202,7 +218,8 @@ def _load_units(f: _File) -> tuple[str, str, list[UnitSpec], list[CountySpec]]:
             local = depts[mirrored].get("local_name") or depts[mirrored]["name"]
             add(UnitSpec(code=f"{code}-{mirrored}", name=f"{name}{local}",
                          kind="county_department", parent=code, county=code, mirrors=mirrored,
-                         discipline=bool(depts[mirrored].get("discipline", False))))
+                         discipline=bool(depts[mirrored].get("discipline", False)),
+                         aliases=(local, *depts[mirrored].get("aliases", []))))
     if not counties:
         raise f.fail("[[counties]]", "at least one county/district is required")
     return city_code, city_name, units, counties
@@ -330,7 +347,16 @@ def load_config(config_dir: Path) -> CityConfig:
     units_file = _File(config_dir / "units.toml")
     city_code, city_name, units, counties = _load_units(units_file)
     routing = _load_routing(_File(config_dir / "routing.toml"), {u.code for u in units})
-    return CityConfig(
+    since = units_file.data.get("city", {}).get("since", date(2000, 1, 1))
+    if isinstance(since, str):
+        try:
+            since = date.fromisoformat(since)
+        except ValueError:
+            raise units_file.fail("since", f"[city] since must be a date, not {since!r}") \
+                from None
+    if not isinstance(since, date) or isinstance(since, datetime):
+        raise units_file.fail("since", "[city] since must be a date like 2000-01-01")
+    return CityConfig(since=since,
         city_code=city_code, city_name=city_name, units=tuple(units), counties=tuple(counties),
         sources=tuple(_load_sources(_File(config_dir / "sources.toml"))),
         routing=routing,

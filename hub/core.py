@@ -1,6 +1,9 @@
-"""The Hub: settings, config, database and the thread pool for blocking work.
+"""The Hub: settings, config, database and the thread pools for blocking work.
 
 Built once per process (by the app factory or a CLI command) and closed with it.
+Two pools, so one kind of work cannot starve the other: ``pool`` for SQL, jieba and
+sklearn; ``passwords`` (hub/security/passwords.py) for argon2, small and bounded,
+so a burst of logins never holds a database thread or slows intake.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from hub.bootstrap import sync_config
 from hub.config import CityConfig, load_config
 from hub.db import is_postgres, make_engine, migrate, session_factory, transaction
 from hub.models import Source, Unit
+from hub.security.passwords import PasswordVerifier
 from hub.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -37,6 +41,7 @@ class Hub:
     sessions: sessionmaker[Session]
     pool: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=8, thread_name_prefix="hub-db"))
+    passwords: PasswordVerifier = field(default_factory=PasswordVerifier)
     source_ids: dict[str, int] = field(default_factory=dict)
     unit_ids: dict[str, int] = field(default_factory=dict)
 
@@ -86,4 +91,5 @@ class Hub:
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
+        self.passwords.close()
         self.engine.dispose()

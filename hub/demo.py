@@ -51,7 +51,7 @@ async def simulate_hotline(base_url: str, key: str, rate: float, stop: asyncio.E
                 pass
 
 
-DEMO_PASSWORD = "demo-password"
+DEMO_PASSWORD = "demo-lantern-orbit"  # strong enough for zxcvbn (hub.security.passwords)
 DEMO_USERS = (  # username, role, unit, display name
     ("admin", "admin", None, "系统管理员"),
     ("dispatcher", "dispatcher", None, "派单员小陈"),
@@ -133,7 +133,8 @@ def run_demo(host: str | None = None, port: int | None = None, rate: float = 0.5
     from hub.simulate import TZ, load_messages
 
     settings = load_settings()
-    settings = settings.with_overrides(host=host or settings.host, port=port or settings.port)
+    settings = settings.with_overrides(host=host or settings.host,
+                                       port=port or settings.port).check()
     port = settings.port
     channels_port = settings.demo_channels_port or port + 1
     channels = Channels(load_messages(SEED_CORPUS, limit=30,

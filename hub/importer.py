@@ -19,6 +19,7 @@ from hub.core import Hub
 from hub.db import transaction
 from hub.intake_schema import AppealIn, ItemError, validate_item
 from hub.queue import enqueue, quarantine
+from hub.security.text import unstorable
 
 
 @dataclass(frozen=True)
@@ -82,10 +83,13 @@ def import_csv(hub: Hub, path: Path, source: str, mapping: Mapping,
                 stats["rows"] += 1
                 item = row_to_item(row, mapping)
                 try:
-                    batch.append(validate_item(item))
+                    batch.append(validate_item(item, hub.config.earliest))
                 except ItemError as exc:
+                    ext = item.get("external_id")
                     bad.append((_raw_row(row), f"row {reader.line_num}: {exc.code}: "
-                                f"{exc.message}", item.get("external_id")))
+                                f"{exc.message}",
+                                None if not isinstance(ext, str) or unstorable(ext)
+                                else ext[:128]))
                 if len(batch) + len(bad) >= batch_size:
                     flush()
         except UnicodeDecodeError as exc:

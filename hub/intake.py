@@ -11,6 +11,13 @@ waits for the flush before its own, so the tail follows the disk. There up to
 during a flush go into the next transaction instead of queueing behind it.
 Two transactions writing the same (source, external id) are safe: the second waits
 for the first and then finds the existing row.
+
+One request must never fail the others sharing its transaction. Items are checked
+as storable before they are batched (hub/intake_schema.py); should a batch's
+transaction fail anyway for a reason in the data, its requests are written again
+one by one, so only the guilty one gets an error (``Unstorable``). When the database
+itself is unavailable every request fails as before: retrying each would only
+multiply the failures.
 """
 
 from __future__ import annotations
@@ -19,12 +26,22 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+
 from hub.core import Hub
 from hub.db import is_postgres, transaction
 from hub.intake_schema import AppealIn
 from hub.queue import Enqueued, enqueue
 
 log = logging.getLogger(__name__)
+
+
+class Unstorable(ValueError):
+    """The database refused this request's items, alone in their own transaction."""
+
+
+# the database is down or locked: not the fault of any one request's data
+UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError)
 
 
 @dataclass
@@ -90,15 +107,34 @@ class IntakeWriter:
     async def _commit(self, batch: list[_Request]) -> None:
         try:
             results = await self.hub.run(self._write, batch)
-        except Exception as exc:  # the database refused: every request in it fails
-            log.exception("intake transaction failed for %d requests", len(batch))
+        except UNAVAILABLE as exc:  # the database is unavailable: every request fails
+            log.error("intake transaction failed for %d requests: %s", len(batch),
+                      type(exc).__name__)
             for req in batch:
                 if not req.future.done():
                     req.future.set_exception(exc)
             return
+        except Exception as exc:
+            if len(batch) == 1:
+                self._refused(batch[0], exc)
+                return
+            log.warning("intake transaction of %d requests failed (%s); writing them one "
+                        "by one", len(batch), type(exc).__name__)
+            await asyncio.gather(*(self._commit([req]) for req in batch))
+            return
         for req, res in zip(batch, results, strict=True):
             if not req.future.done():
                 req.future.set_result(res)
+
+    @staticmethod
+    def _refused(req: _Request, exc: Exception) -> None:
+        """One request's items cannot be stored: it alone gets the error."""
+        log.warning("intake refused a request of %d items: %s", len(req.items),
+                    type(exc).__name__)
+        if not req.future.done():
+            req.future.set_exception(Unstorable(
+                "the database refused this request's content "
+                f"({type(exc).__name__}); check its text for invalid characters"))
 
     def _write(self, batch: list[_Request]) -> list[list[Enqueued]]:
         """One INSERT per source for the whole batch; results split back per request

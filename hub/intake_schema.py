@@ -6,14 +6,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from hub.models import utcnow
+from hub.security.jsonbody import find_unstorable
+from hub.security.text import unstorable
 
 CITY_TZ = ZoneInfo("Asia/Shanghai")
 MAX_BATCH = 500
+# received_at is plausible from the platform's first day (config: [city] since) up to
+# this far ahead of our clock (a channel's clock may run a little fast)
+DEFAULT_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -26,11 +32,14 @@ class FieldSpec:
 
 
 FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec("external_id", "string", True, 128, "the channel's own id; replays are no-ops"),
+    FieldSpec("external_id", "string", True, 128,
+              "the channel's own id; the same item again is a no-op, the same id with "
+              "different content is refused (409)"),
     FieldSpec("body", "string", True, 20000, "the appeal text (留言详情/来电内容)"),
     FieldSpec("title", "string", False, 200, "subject; derived from the body when absent"),
     FieldSpec("received_at", "datetime", False, None,
-              "ISO 8601; without an offset it is read as Asia/Shanghai time"),
+              "ISO 8601; without an offset it is read as Asia/Shanghai time; a time before "
+              "the platform existed or in the future is refused (implausible_datetime)"),
     FieldSpec("contact_name", "string", False, 50, "personal data: masked for most roles"),
     FieldSpec("contact_phone", "string", False, 30, "personal data: masked for most roles"),
     FieldSpec("location", "string", False, 200, "address or place as the citizen gave it"),
@@ -94,7 +103,10 @@ def parse_datetime(value: str) -> datetime:
         parsed = datetime(*(int(g) for g in match.groups() if g is not None))
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=CITY_TZ)
-    return parsed.astimezone(ZoneInfo("UTC"))
+    try:
+        return parsed.astimezone(ZoneInfo("UTC"))
+    except OverflowError:  # 0001-01-01 in city time is before year 1 in UTC
+        raise ValueError(f"{text!r} is outside the range of representable times") from None
 
 
 def derive_title(body: str) -> str:
@@ -102,13 +114,24 @@ def derive_title(body: str) -> str:
     return first[:30] + ("…" if len(first) > 30 else "")
 
 
-def validate_item(item: Any) -> AppealIn:
-    """Check one JSON item against FIELDS; raise ItemError naming the first fault."""
+def validate_item(item: Any, earliest: datetime = DEFAULT_EARLIEST,
+                  now: datetime | None = None) -> AppealIn:
+    """Check one JSON item against FIELDS; raise ItemError naming the first fault.
+
+    Every string in the item (``extra`` included) must be storable text, so one item
+    can never fail the transaction it shares with others; ``received_at`` must lie
+    between ``earliest`` (the platform's first day) and now, since deadlines,
+    case numbers and rankings read it."""
     if not isinstance(item, dict):
         raise ItemError("not_an_object", "each appeal must be a JSON object")
     for key in item:
         if key not in _BY_NAME:
-            raise ItemError("unknown_field", f"unknown field {key!r}", key)
+            shown = key if not unstorable(key) else ascii(key)
+            raise ItemError("unknown_field", f"unknown field {shown!r}", shown)
+    bad = find_unstorable(item)
+    if bad:
+        where, code, reason = bad
+        raise ItemError(code, f"{where} {reason}", where)
     values: dict[str, Any] = {}
     for spec in FIELDS:
         value = item.get(spec.name)
@@ -120,11 +143,19 @@ def validate_item(item: Any) -> AppealIn:
     body = values["body"].strip()
     if not body:
         raise ItemError("empty_field", "body must not be blank", "body")
+    now = now or utcnow()
+    received = values.get("received_at")
+    if received is not None and not earliest <= received <= now + FUTURE_SLACK:
+        raise ItemError("implausible_datetime",
+                        f"received_at {received.isoformat()} is "
+                        + ("in the future" if received > now else
+                           f"before the platform existed ({earliest.date().isoformat()})"),
+                        "received_at")
     return AppealIn(
         external_id=values["external_id"].strip(),
         body=body,
         title=(values.get("title") or "").strip() or derive_title(body),
-        received_at=values.get("received_at") or utcnow(),
+        received_at=received or now,
         contact_name=values.get("contact_name"),
         contact_phone=values.get("contact_phone"),
         location=values.get("location"),
@@ -137,8 +168,6 @@ def _check(spec: FieldSpec, value: Any) -> Any:
     if spec.type in ("string", "datetime"):
         if not isinstance(value, str):
             raise ItemError("wrong_type", f"{spec.name} must be a string", spec.name)
-        if "\x00" in value:
-            raise ItemError("invalid_text", f"{spec.name} contains a NUL character", spec.name)
         if spec.max_length and len(value) > spec.max_length:
             raise ItemError("too_long",
                             f"{spec.name} is {len(value)} characters; at most {spec.max_length}",
@@ -146,7 +175,7 @@ def _check(spec: FieldSpec, value: Any) -> Any:
         if spec.type == "datetime":
             try:
                 return parse_datetime(value)
-            except ValueError:
+            except (ValueError, OverflowError):
                 raise ItemError("bad_datetime", f"{spec.name} is not an ISO 8601 time",
                                 spec.name) from None
         if spec.required and not value.strip():

@@ -146,6 +146,8 @@ class Case(SQLModel, table=True):
     urgent: bool = False
     urgent_terms: list[str] | None = Field(default=None, sa_column=Column(JSON))
     hide_identity: bool = False
+    # units a misconduct report names (it never goes to them); see hub/whistleblower.py
+    accused_units: list[str] | None = Field(default=None, sa_column=Column(JSON))
     difficulty: str = Field(default="normal", max_length=12)
     deadline_at: datetime | None = None
     due_state: str = Field(default="ok", max_length=12)  # ok | due_soon | overdue
@@ -214,9 +216,15 @@ class UnitEvaluation(SQLModel, table=True):
     efficiency: str = Field(max_length=8)
     conduct: str = Field(max_length=8)
     comment: str | None = Field(default=None, sa_column=Column(Text))
-    client_hash: str = Field(max_length=64, index=True)
+    client_hash: str = Field(max_length=64, index=True)  # keyed hash of the client address
+    device_hash: str | None = Field(default=None, max_length=64)  # keyed hash of the device id
     case_id: int | None = Field(default=None, foreign_key="work_order.id")
     at: datetime = Field(default_factory=utcnow)
+    # why the evaluation looked like vote-stuffing; flagged ones count in rankings only
+    # once a supervisor accepted them (hub/lifecycle/evaluations.py)
+    flag: str | None = Field(default=None, max_length=40, index=True)
+    accepted_by: str | None = Field(default=None, max_length=60)
+    accepted_at: datetime | None = None
 
 
 class User(SQLModel, table=True):
@@ -255,14 +263,18 @@ class RoutingLabel(SQLModel, table=True):
     at: datetime = Field(default_factory=utcnow)
 
 
-class LoginFailure(SQLModel, table=True):
-    """A failed login, by hashed key (address or username): every process of the hub
-    counts the same failures, so running more processes does not multiply guesses."""
+class Throttle(SQLModel, table=True):
+    """A counter of attempts under one hashed key (a login from an address, a query
+    code tried on a case, evaluations from a device) for a fixed window.
 
-    __table_args__ = (Index("ix_loginfailure_key_at", "key", "at"),)
-    id: int | None = Field(default=None, primary_key=True)
-    key: str = Field(max_length=64)
-    at: datetime = Field(default_factory=utcnow)
+    One row per key, raised by a single atomic upsert (hub/security/throttle.py), so
+    concurrent attempts in every process are counted exactly; no address, username
+    or case number is stored in clear."""
+
+    key: str = Field(primary_key=True, max_length=64)
+    count: int = 0
+    window_start: datetime
+    expires_at: datetime = Field(index=True)
 
 
 class SearchBacklog(SQLModel, table=True):

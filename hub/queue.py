@@ -7,7 +7,8 @@ Helpers here never commit; the caller owns the transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
@@ -21,10 +22,35 @@ from hub.models import Appeal, QuarantinedItem, utcnow
 class Enqueued:
     id: int
     created: bool
+    # the external id was stored before with different content: the item was not
+    # written (the intake API answers 409 with the existing id)
+    conflict: bool = False
+
+
+def _content(title: str, body: str, name: str | None, phone: str | None,
+             location: str | None, raw: Any) -> tuple[Any, ...]:
+    extra = raw.get("extra") if isinstance(raw, dict) else None
+    return (title, body, name or None, phone or None, location or None, extra)
+
+
+def _item_content(item: AppealIn) -> tuple[Any, ...]:
+    return _content(item.title, item.body, item.contact_name, item.contact_phone,
+                    item.location, item.raw)
+
+
+def _same_time(item: AppealIn, stored: datetime) -> bool:
+    """A replay that leaves received_at out matches whatever time was stored."""
+    if not (isinstance(item.raw, dict) and item.raw.get("received_at")):
+        return True
+    aware = stored if stored.tzinfo else stored.replace(tzinfo=UTC)
+    return abs((aware - item.received_at).total_seconds()) < 1
 
 
 def enqueue(session: Session, source_id: int, items: list[AppealIn]) -> list[Enqueued]:
-    """Write items (a replay answers with the existing id); results follow input order."""
+    """Write items; results follow input order. The same item again answers with the
+    existing id (``created`` False); the same external id with different content
+    (title, body, contact, location, extra, an explicit received_at) is a conflict,
+    never a silent overwrite or a silent drop. Votes may change between replays."""
     if not items:
         return []
     unique: dict[str, AppealIn] = {}
@@ -38,11 +64,18 @@ def enqueue(session: Session, source_id: int, items: list[AppealIn]) -> list[Enq
     new_ids = {ext: id_ for id_, ext in inserted}
     missing = [ext for ext in unique if ext not in new_ids]
     existing: dict[str, int] = {}
+    stored: dict[str, tuple[tuple[Any, ...], datetime]] = {}
     for start in range(0, len(missing), 500):
         chunk = missing[start:start + 500]
-        existing.update({ext: id_ for id_, ext in session.execute(
-            select(Appeal.id, Appeal.external_id).where(
-                Appeal.source_id == source_id, Appeal.external_id.in_(chunk)))})
+        for row in session.execute(
+                select(Appeal.id, Appeal.external_id, Appeal.title, Appeal.body,
+                       Appeal.contact_name, Appeal.contact_phone, Appeal.location,
+                       Appeal.raw, Appeal.received_at).where(
+                    Appeal.source_id == source_id, Appeal.external_id.in_(chunk))):
+            existing[row.external_id] = row.id
+            stored[row.external_id] = (_content(row.title, row.body, row.contact_name,
+                                                row.contact_phone, row.location, row.raw),
+                                       row.received_at)
     results: list[Enqueued] = []
     first_seen: set[str] = set()
     for item in items:
@@ -50,8 +83,15 @@ def enqueue(session: Session, source_id: int, items: list[AppealIn]) -> list[Enq
         if ext in new_ids and ext not in first_seen:
             first_seen.add(ext)
             results.append(Enqueued(new_ids[ext], True))
+            continue
+        if ext in new_ids:  # a repeat inside this call: compare with the one written
+            first = unique[ext]
+            same = _item_content(item) == _item_content(first) and \
+                _same_time(item, first.received_at)
         else:
-            results.append(Enqueued(new_ids.get(ext) or existing[ext], False))
+            content, received = stored[ext]
+            same = _item_content(item) == content and _same_time(item, received)
+        results.append(Enqueued(new_ids.get(ext) or existing[ext], False, conflict=not same))
     return results
 
 

@@ -1,11 +1,14 @@
 """One typed settings object, read from the environment once.
 
-Secrets that still hold their development placeholder are refused outside the
-``dev`` environment, so a production deployment cannot start with them.
+Secrets that still hold a development key or a placeholder from
+deploy/hub.env.example are refused in ``prod``, so a production deployment cannot
+start with them; and a hub started without HUB_ENV on an address other than
+loopback refuses to start rather than run as ``dev``.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -13,6 +16,10 @@ from pathlib import Path
 from typing import Any
 
 DEV_SECRET = "dev-insecure-secret-change-me"
+DEV_LEDGER_KEY = "dev-ledger-key"
+# words that mark a value copied from an example file instead of generated
+PLACEHOLDER_MARKS = ("replace-with", "change-me", "changeme", "placeholder", "example",
+                     "your-secret", "dev-insecure")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -37,6 +44,9 @@ class Settings:
     session_hours: float = 8.0
     secure_cookies: bool = False
     ledger_key: str | None = None  # lets the parent platform read this hub's ledger
+    trusted_proxies: str = ""  # addresses/networks whose X-Forwarded-For is believed
+    public_url: str | None = None  # where citizens reach this hub (the QR codes' target)
+    env_explicit: bool = True  # False when HUB_ENV was not set (dev by default)
     instance_name: str = field(default_factory=lambda: f"{os.uname().nodename}:{os.getpid()}")
 
     @property
@@ -49,6 +59,16 @@ class Settings:
     def resolved_model_path(self) -> Path:
         return self.model_path or self.var_dir / "models" / "router.joblib"
 
+    @property
+    def resolved_public_url(self) -> str | None:
+        """The configured public URL; outside prod, this process's own address."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        if self.env == "prod":
+            return None
+        host = self.host if self.host not in ("", "0.0.0.0", "::") else "127.0.0.1"
+        return f"http://{host}:{self.port}"
+
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
@@ -56,15 +76,60 @@ class Settings:
         """Refuse unsafe combinations; returns self so calls can chain."""
         if self.env not in {"dev", "test", "prod"}:
             raise SettingsError(f"HUB_ENV must be dev, test or prod, not {self.env!r}")
+        if not self.env_explicit and not is_loopback(self.host):
+            raise SettingsError(
+                f"HUB_ENV is not set and the hub would listen on {self.host!r}, which is not "
+                "a loopback address: set HUB_ENV=prod (or HUB_ENV=dev deliberately)")
+        from hub.security.clients import parse_networks
+
+        try:
+            parse_networks(self.trusted_proxies)
+        except ValueError as exc:
+            raise SettingsError(f"HUB_TRUSTED_PROXIES: {exc}") from None
+        if self.public_url:
+            _check_public_url(self.public_url, self.env)
         if self.env == "prod":
-            if self.secret_key == DEV_SECRET or len(self.secret_key) < 32:
+            if self.secret_key == DEV_SECRET or len(self.secret_key) < 32 \
+                    or looks_like_placeholder(self.secret_key):
                 raise SettingsError(
-                    "HUB_SECRET_KEY is the development placeholder or shorter than 32 characters;"
-                    " set a random secret for production"
+                    "HUB_SECRET_KEY is a development key, a placeholder or shorter than 32"
+                    " characters; set a random secret for production"
                 )
+            if self.ledger_key is not None and (
+                    self.ledger_key == DEV_LEDGER_KEY or len(self.ledger_key) < 24
+                    or looks_like_placeholder(self.ledger_key)):
+                raise SettingsError("HUB_LEDGER_KEY is a development key, a placeholder or "
+                                    "shorter than 24 characters; set a random key")
             if not self.database_url:
                 raise SettingsError("HUB_DATABASE_URL must be set in production")
         return self
+
+
+def looks_like_placeholder(value: str) -> bool:
+    """True for a value copied from an example file rather than generated."""
+    lowered = value.lower()
+    return any(mark in lowered for mark in PLACEHOLDER_MARKS) or " " in value.strip()
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_public_url(url: str, env: str) -> None:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query \
+            or parts.fragment or parts.username:
+        raise SettingsError(f"HUB_PUBLIC_URL={url!r} must be an http(s) address like "
+                            "https://12345.example.gov.cn (no query, no user)")
+    if env == "prod" and parts.scheme != "https":
+        raise SettingsError("HUB_PUBLIC_URL must use https in production")
 
 
 def _bool(value: str) -> bool:
@@ -109,6 +174,11 @@ ENV_VARS: tuple[EnvVar, ...] = (
            "cookies only over HTTPS (on by default in prod)"),
     EnvVar("HUB_LEDGER_KEY", "ledger_key", str,
            "lets the parent platform read this hub's ledger (`dev-ledger-key` in dev only)"),
+    EnvVar("HUB_TRUSTED_PROXIES", "trusted_proxies", str,
+           "addresses or networks of reverse proxies (e.g. `127.0.0.1` behind the shipped "
+           "nginx) whose X-Forwarded-For names the client; empty: the connection's address"),
+    EnvVar("HUB_PUBLIC_URL", "public_url", str,
+           "https address citizens reach the hub at: the target of the units' QR codes"),
 )
 
 
@@ -125,7 +195,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         except ValueError:
             raise SettingsError(f"{var.name}={raw!r} cannot be read: {var.meaning}") from None
     environment = values.get("env", "dev")
+    values["env_explicit"] = "env" in values
     values.setdefault("secure_cookies", environment == "prod")
     if "ledger_key" not in values and environment == "dev":
-        values["ledger_key"] = "dev-ledger-key"
+        values["ledger_key"] = DEV_LEDGER_KEY
     return Settings(**values).check()

@@ -299,7 +299,7 @@ async def test_large_pages_arrive_whole_and_oversize_ones_abort(
     for i in range(400):  # one page of ~400 long work orders, well over one read()'s worth
         m = sim.messages[i % N]
         sim.add(Message(id=20_000 + i, title=m.title, body=m.body * 4,
-                        at=m.at + timedelta(days=30, minutes=i)))
+                        at=m.at + timedelta(days=2, minutes=i)))
     hub = hub_with_source(settings, tmp_path, "hotline",
                           source_options("hotline", base, {"page_size": 100}))
     try:

@@ -59,10 +59,16 @@ async def test_lookup_reply_and_rate_unsatisfied_reopens(client) -> None:  # typ
 async def test_unit_evaluation_by_api(client) -> None:  # type: ignore[no-untyped-def]
     ok = {"responsibility": "满意", "efficiency": "基本满意", "conduct": "满意",
           "comment": "办事窗口人少排队久"}
+    # a device without the hub's signed cookie is kept but flagged: its case waits in triage
+    first = await (await client.post("/api/v1/units/renshe/evaluations", json=ok)).json()
+    assert first["flagged"] is True
+    view = await client.get(f"/api/v1/cases/{first['case_number']}?code={first['query_code']}")
+    assert (await view.json())["state"] == "triage"
+    # the answer set the device cookie: from now on the tablet is a known device
     resp = await client.post("/api/v1/units/renshe/evaluations", json=ok)
     assert resp.status == 201
     body = await resp.json()
-    assert body["case_number"] and len(body["query_code"]) == 6
+    assert body["case_number"] and len(body["query_code"]) == 6 and body["flagged"] is False
     view = await client.get(f"/api/v1/cases/{body['case_number']}?code={body['query_code']}")
     assert (await view.json())["state"] == "assigned"
     bad = await client.post("/api/v1/units/renshe/evaluations", json={**ok, "conduct": "好"})

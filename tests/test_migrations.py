@@ -67,7 +67,7 @@ def test_a_full_database_upgrades_to_head(empty_url: str) -> None:
         assert conn.execute(text("SELECT code, auto_assign_paused FROM unit")).all() == [
             ("zhujian", False)]
         assert conn.execute(text("SELECT count(*) FROM searchbacklog")).scalar() == 0
-        assert conn.execute(text("SELECT count(*) FROM loginfailure")).scalar() == 0
+        assert conn.execute(text("SELECT count(*) FROM throttle")).scalar() == 0
         assert conn.execute(text("SELECT count(*) FROM sourceevent")).scalar() == 0
         assert conn.execute(text("SELECT name, last_warning FROM source")).all() == [
             ("web", None)]

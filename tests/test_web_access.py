@@ -206,12 +206,13 @@ async def test_chinese_search_is_substring_search_through_the_index(client: Any)
 
 async def test_login_limit_is_shared_by_every_process(client: Any, settings: Any,
                                                       aiohttp_client: Any) -> None:
-    """Failures counted by one hub process block the same username on another (a second
-    app on the same database), and no address or username is stored in clear."""
+    """Failures counted by one hub process block the same username from the same address
+    on another (a second app on the same database), and no address or username is
+    stored in clear."""
     from sqlalchemy import select
 
     from hub.app import create_app
-    from hub.models import LoginFailure
+    from hub.models import Throttle
 
     await _cases(client)
     other = await aiohttp_client(create_app(settings))
@@ -221,18 +222,18 @@ async def test_login_limit_is_shared_by_every_process(client: Any, settings: Any
         assert resp.status == 401
     resp = await other.post("/api/v1/staff/login", json={"username": "sup",
                                                          "password": PASSWORD})
-    assert resp.status == 429
+    assert resp.status == 429 and int(resp.headers["Retry-After"]) > 0
     resp = await other.post("/api/v1/staff/login", json={"username": "disp",
                                                          "password": PASSWORD})
-    assert resp.status == 429  # the same address, too
+    assert resp.status == 200  # another user at the same address is not locked out
     hub = client.app["hub"]
 
     def stored() -> list[str]:
         with hub.sessions() as s:
-            return list(s.scalars(select(LoginFailure.key)))
+            return list(s.scalars(select(Throttle.key)))
 
     keys = await hub.run(stored)
-    assert len(keys) == 10 and not any("sup" in k or "127.0.0.1" in k for k in keys)
+    assert len(keys) >= 2 and not any("sup" in k or "127.0.0.1" in k for k in keys)
 
 
 def test_pages_show_times_in_the_configured_time_zone() -> None:

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select, text
 
-from hub.api.errors import ApiError
+from hub.api.errors import ApiError, body_error, read_body
 from hub.bootstrap import hash_key
 from hub.core import Hub
+from hub.intake import Unstorable
 from hub.intake_schema import MAX_BATCH, ItemError, validate_item
 from hub.models import Appeal, Case
+from hub.security.jsonbody import BodyError, parse_json
+from hub.security.text import parse_id
 
 routes = web.RouteTableDef()
 
@@ -29,31 +31,16 @@ def _source_for(request: web.Request) -> tuple[str, int]:
 
 
 async def _json_body(request: web.Request) -> Any:
-    ctype = request.content_type
-    if ctype not in ("application/json", "application/octet-stream", ""):
-        raise ApiError(415, "unsupported_media_type", "send application/json")
-    raw = await request.read()  # aiohttp enforces client_max_size -> 413
-    if not raw:
-        raise ApiError(400, "empty_body", "the request body is empty")
-    charset = (request.charset or "utf-8").lower()
-    if charset not in ("utf-8", "utf8"):
-        raise ApiError(415, "unsupported_charset", "the body must be UTF-8")
     try:
-        body_text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ApiError(400, "invalid_encoding",
-                       f"the body is not valid UTF-8 (byte {exc.start})") from None
-    try:
-        return json.loads(body_text)
-    except json.JSONDecodeError as exc:
-        raise ApiError(400, "invalid_json",
-                       f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-                       ) from None
+        return parse_json(await read_body(request))
+    except BodyError as exc:
+        raise body_error(exc) from None
 
 
 @routes.post("/api/v1/appeals")
 async def post_appeals(request: web.Request) -> web.Response:
     source_name, source_id = _source_for(request)
+    hub: Hub = request.app["hub"]
     payload = await _json_body(request)
     batch = isinstance(payload, list) or (isinstance(payload, dict) and "appeals" in payload)
     items = payload if isinstance(payload, list) else payload.get("appeals") if batch else [payload]
@@ -69,7 +56,7 @@ async def post_appeals(request: web.Request) -> web.Response:
     valid, errors = [], {}
     for index, item in enumerate(items):
         try:
-            valid.append((index, validate_item(item)))
+            valid.append((index, validate_item(item, hub.config.earliest)))
         except ItemError as exc:
             errors[index] = exc
     if not batch:
@@ -77,32 +64,47 @@ async def post_appeals(request: web.Request) -> web.Response:
             err = errors[0]
             raise ApiError(422, err.code, err.message,
                            **({"field": err.field} if err.field else {}))
-    results = await request.app["intake"].submit(source_id, [a for _, a in valid]) if valid else []
+    try:
+        results = await request.app["intake"].submit(
+            source_id, [a for _, a in valid]) if valid else []
+    except Unstorable as exc:
+        raise ApiError(422, "unstorable", str(exc)) from None
     by_index = dict(zip([i for i, _ in valid], results, strict=True))
     if not batch:
         res = results[0]
+        if res.conflict:
+            raise ApiError(409, "external_id_conflict",
+                           "this external_id was stored before with different content; "
+                           "send a new external_id for a new appeal", existing_id=res.id,
+                           url=f"/api/v1/appeals/{res.id}")
         return web.json_response(
             {"id": res.id, "created": res.created, "source": source_name,
              "url": f"/api/v1/appeals/{res.id}"}, status=201 if res.created else 200)
     out: list[dict[str, Any]] = []
+    accepted = 0
     for index in range(len(items)):
         if index in errors:
             out.append({"index": index, "error": errors[index].as_dict()})
+        elif by_index[index].conflict:
+            res = by_index[index]
+            out.append({"index": index, "id": res.id, "error": {
+                "code": "external_id_conflict", "field": "external_id",
+                "message": "stored before with different content; not changed"}})
         else:
             res = by_index[index]
+            accepted += 1
             out.append({"index": index, "id": res.id, "created": res.created})
-    status = 422 if not valid else 200
-    return web.json_response({"accepted": len(valid), "rejected": len(errors),
+    status = 422 if not accepted else 200
+    return web.json_response({"accepted": accepted, "rejected": len(items) - accepted,
                               "results": out}, status=status)
 
 
 @routes.get("/api/v1/appeals/{appeal_id}")
 async def get_appeal(request: web.Request) -> web.Response:
     _name, source_id = _source_for(request)
-    try:
-        appeal_id = int(request.match_info["appeal_id"])
-    except ValueError:
-        raise ApiError(404, "not_found", "no such appeal") from None
+    appeal_id = parse_id(request.match_info["appeal_id"])
+    if appeal_id is None:
+        raise ApiError(404, "not_found", "no such appeal")
     hub: Hub = request.app["hub"]
 
     def load() -> dict[str, Any] | None:

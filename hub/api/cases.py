@@ -12,13 +12,19 @@ from aiohttp import web
 from sqlalchemy import select
 
 from hub.api.errors import ApiError, json_object
-from hub.api.openapi import register_paths
+from hub.api.openapi import error, json_answer, register_paths
 from hub.core import Hub
 from hub.db import transaction
-from hub.lifecycle.service import CaseError, CaseService
+from hub.lifecycle import codes
+from hub.lifecycle.evaluations import ASPECTS, SOURCE_NAME, EvaluationClient, evaluate_unit
+from hub.lifecycle.service import GRADES, CaseError, CaseService
 from hub.lifecycle.states import STATE_LABELS
 from hub.models import Appeal, Reply, Unit
 from hub.privacy import mask_text
+from hub.security.clients import client_address
+from hub.security.devices import COOKIE as DEVICE_COOKIE
+from hub.security.devices import MAX_AGE as DEVICE_MAX_AGE
+from hub.security.devices import new_device, verified_device
 
 routes = web.RouteTableDef()
 
@@ -27,28 +33,53 @@ def _service(request: web.Request) -> CaseService:
     return request.app["case_service"]  # type: ignore[no-any-return]
 
 
-def citizen_view(hub: Hub, number: str, code: str) -> dict[str, Any]:
+def citizen_view(hub: Hub, number: str, code: str, client: str) -> dict[str, Any]:
     """What a citizen may see with number and code: state, unit, replies; masked.
-    Served as JSON here and as the public look-up page (hub/web/public.py)."""
-    with hub.sessions() as s:
-        case = CaseService.find_for_citizen(s, number, code)
-        appeal = s.get(Appeal, case.appeal_id)
-        unit = s.get(Unit, case.unit_id) if case.unit_id else None
-        replies = s.scalars(select(Reply).where(Reply.case_id == case.id).order_by(Reply.id))
-        return {"number": case.number, "state": case.state,
-                "state_label": STATE_LABELS[case.state],
-                "title": mask_text(appeal.title) if appeal else None,
-                "unit": unit.name if unit else None, "deadline_at": case.deadline_at,
-                "replies": [{"at": r.at, "body": mask_text(r.body)} for r in replies],
-                "can_rate": case.state == "replied"}
+    Served as JSON here and as the public look-up page (hub/web/public.py); the code
+    check is throttled per client and per case number (hub/lifecycle/codes.py)."""
+    def load() -> dict[str, Any]:
+        with hub.sessions() as s:
+            case = CaseService.find_for_citizen(s, number, code)
+            appeal = s.get(Appeal, case.appeal_id)
+            unit = s.get(Unit, case.unit_id) if case.unit_id else None
+            replies = s.scalars(select(Reply).where(Reply.case_id == case.id)
+                                .order_by(Reply.id))
+            known = (appeal.contact_name, appeal.contact_phone) if appeal else ()
+            return {"number": case.number, "state": case.state,
+                    "state_label": STATE_LABELS[case.state],
+                    "title": mask_text(appeal.title, known) if appeal else None,
+                    "unit": unit.name if unit else None, "deadline_at": case.deadline_at,
+                    "replies": [{"at": r.at, "body": mask_text(r.body, known)}
+                                for r in replies],
+                    "can_rate": case.state == "replied"}
+
+    return codes.checked(hub.sessions, hub.settings.secret_key, number, client, load)
+
+
+def rate_as_citizen(hub: Hub, svc: CaseService, number: str, code: str, grade: str,
+                    comment: str | None, channel: str, client: str) -> Any:
+    """评价 behind the same code limits as the look-up."""
+    def run() -> Any:
+        with transaction(hub.sessions) as s:
+            return svc.rate(s, number, code, grade, comment, channel=channel)
+
+    return codes.checked(hub.sessions, hub.settings.secret_key, number, client, run)
+
+
+def _case_error(exc: CaseError) -> ApiError:
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, codes.CodeLocked) \
+        else None
+    return ApiError(exc.status, exc.code, str(exc), headers=headers)
 
 
 @routes.get("/api/v1/cases/{number}")
 async def get_case(request: web.Request) -> web.Response:
     hub: Hub = request.app["hub"]
+    client = client_address(request)
 
     def load() -> dict[str, Any]:
-        view = citizen_view(hub, request.match_info["number"], request.query.get("code", ""))
+        view = citizen_view(hub, request.match_info["number"], request.query.get("code", ""),
+                            client)
         deadline = view["deadline_at"]
         return {**view, "deadline_at": deadline.isoformat() if deadline else None,
                 "replies": [{"at": r["at"].isoformat(), "body": r["body"]}
@@ -57,7 +88,7 @@ async def get_case(request: web.Request) -> web.Response:
     try:
         return web.json_response(await hub.run(load))
     except CaseError as exc:
-        raise ApiError(exc.status, exc.code, str(exc)) from None
+        raise _case_error(exc) from None
 
 
 @routes.post("/api/v1/cases/{number}/rating")
@@ -69,70 +100,105 @@ async def rate_case(request: web.Request) -> web.Response:
     comment = body.get("comment")
     if comment is not None and (not isinstance(comment, str) or len(comment) > 2000):
         raise ApiError(422, "too_long", "comment must be a string of at most 2000 characters")
+    if body["grade"] not in GRADES:
+        raise ApiError(400, "bad_grade", f"grade must be one of {', '.join(GRADES)}",
+                       field="grade")
     svc = _service(request)
+    client = client_address(request)
 
     def rate() -> dict[str, Any]:
-        with transaction(hub.sessions) as s:
-            case = svc.rate(s, request.match_info["number"], body["code"], body["grade"],
-                            comment, channel="api")
-            return {"number": case.number, "state": case.state,
-                    "state_label": STATE_LABELS[case.state]}
+        case = rate_as_citizen(hub, svc, request.match_info["number"], body["code"],
+                               body["grade"], comment, "api", client)
+        return {"number": case.number, "state": case.state,
+                "state_label": STATE_LABELS[case.state]}
 
     try:
         return web.json_response(await hub.run(rate))
     except CaseError as exc:
-        raise ApiError(exc.status, exc.code, str(exc)) from None
+        raise _case_error(exc) from None
 
 
+_STATE = {"type": "string"}
 register_paths({
     "/api/v1/cases/{number}": {"get": {
-        "summary": "A citizen's view of a case (needs the query code)",
+        "summary": "A citizen's view of a case (needs the query code); personal data in "
+                   "the title and replies is masked",
+        "description": "Throttled per client address and per case number: after repeated "
+                       "wrong codes the number's code checks are locked for a while (429 "
+                       "with Retry-After), whichever address asks.",
         "parameters": [{"name": "number", "in": "path", "required": True,
                         "schema": {"type": "string"}},
                        {"name": "code", "in": "query", "required": True,
                         "schema": {"type": "string"}}],
-        "responses": {"200": {"description": "status, unit and replies"},
-                      "404": {"description": "wrong number or code"}}}},
+        "responses": {"200": json_answer("status, unit and replies",
+                                         {"$ref": "#/components/schemas/CitizenCase"}),
+                      "404": error("wrong number or code"),
+                      "429": error("too many look-ups, or the number is locked")}}},
     "/api/v1/cases/{number}/rating": {"post": {
         "summary": "Rate the reply: 满意 / 基本满意 / 不满意 (不满意 reopens the case)",
+        "parameters": [{"name": "number", "in": "path", "required": True,
+                        "schema": {"type": "string"}}],
         "requestBody": {"required": True, "content": {"application/json": {"schema": {
             "type": "object", "required": ["code", "grade"], "properties": {
                 "code": {"type": "string"},
                 "grade": {"type": "string", "enum": ["满意", "基本满意", "不满意"]},
                 "comment": {"type": "string", "maxLength": 2000}}}}}},
-        "responses": {"200": {"description": "the case's new state"},
-                      "404": {"description": "wrong number or code"},
-                      "409": {"description": "nothing to rate, or already rated"}}}},
-})
+        "responses": {"200": json_answer("the case's new state", {
+                          "type": "object", "required": ["number", "state", "state_label"],
+                          "properties": {"number": {"type": "string"}, "state": _STATE,
+                                         "state_label": {"type": "string"}}}),
+                      "400": error("the grade is not one of the three"),
+                      "404": error("wrong number or code"),
+                      "409": error("nothing to rate, or already rated"),
+                      "429": error("too many attempts, or the number is locked")}}},
+}, schemas={"CitizenCase": {
+    "type": "object", "required": ["number", "state", "state_label", "replies", "can_rate"],
+    "properties": {"number": {"type": "string"}, "state": _STATE,
+                   "state_label": {"type": "string"}, "title": {"type": ["string", "null"]},
+                   "unit": {"type": ["string", "null"]},
+                   "deadline_at": {"type": ["string", "null"]},
+                   "replies": {"type": "array", "items": {
+                       "type": "object", "required": ["at", "body"],
+                       "properties": {"at": {"type": "string"}, "body": {"type": "string"}}}},
+                   "can_rate": {"type": "boolean"}}}})
 
 
 @routes.post("/api/v1/units/{unit}/evaluations")
 async def evaluate_unit_json(request: web.Request) -> web.Response:
-    """扫码评议 by API (e.g. a hall's tablet): the same rules as the QR page."""
-    from hub.lifecycle.evaluations import SOURCE_NAME, client_fingerprint, evaluate_unit
-
+    """扫码评议 by API (e.g. a hall's tablet): the same rules as the QR page; the
+    device cookie is set on the first answer and counted from then on."""
     hub: Hub = request.app["hub"]
     body = await json_object(request)
-    grades = {k: body.get(k) for k in ("responsibility", "efficiency", "conduct")}
+    grades = {k: body.get(k) for k in ASPECTS}
     comment = body.get("comment")
     if comment is not None and (not isinstance(comment, str) or len(comment) > 2000):
         raise ApiError(422, "too_long", "comment must be a string of at most 2000 characters")
-    client = client_fingerprint(hub.settings.secret_key, request.remote or "",
-                                request.headers.get("User-Agent", ""))
+    secret = hub.settings.secret_key
+    device = verified_device(secret, request.cookies.get(DEVICE_COOKIE))
+    client = EvaluationClient(client_address(request), device)
     svc = _service(request)
 
     def run() -> dict[str, Any]:
         with transaction(hub.sessions) as s:
             result = evaluate_unit(s, svc, hub.source_ids[SOURCE_NAME],
                                    request.match_info["unit"], grades,  # type: ignore[arg-type]
-                                   comment, client)
+                                   comment, client, secret)
             return {"evaluation_id": result.evaluation_id, "case_number": result.case_number,
-                    "query_code": result.query_code}
+                    "query_code": result.query_code, "flagged": result.flag is not None}
 
     try:
-        return web.json_response(await hub.run(run), status=201)
+        response = web.json_response(await hub.run(run), status=201)
     except CaseError as exc:
         raise ApiError(exc.status, exc.code, str(exc)) from None
+    if device is None:
+        set_device_cookie(response, hub)
+    return response
+
+
+def set_device_cookie(response: web.StreamResponse, hub: Hub) -> None:
+    response.set_cookie(DEVICE_COOKIE, new_device(hub.settings.secret_key), httponly=True,
+                        samesite="Lax", secure=hub.settings.secure_cookies,
+                        max_age=DEVICE_MAX_AGE)
 
 
 _GRADE = {"type": "string", "enum": ["满意", "基本满意", "不满意"]}
@@ -144,6 +210,16 @@ register_paths({"/api/v1/units/{unit}/evaluations": {"post": {
         "type": "object", "required": ["responsibility", "efficiency", "conduct"],
         "properties": {"responsibility": _GRADE, "efficiency": _GRADE, "conduct": _GRADE,
                        "comment": {"type": "string", "maxLength": 2000}}}}}},
-    "responses": {"201": {"description": "{evaluation_id, case_number, query_code}"},
-                  "400": {"description": "a grade is missing or unknown, or no such unit"},
-                  "429": {"description": "too many evaluations from this device today"}}}}})
+    "description": "Counted per signed device cookie (set on the first answer), per "
+                   "client address and per unit and day; a suspicious one (no device "
+                   "cookie, a burst) is kept but flagged and counts in rankings only once "
+                   "a supervisor accepts it.",
+    "responses": {"201": json_answer("the evaluation; a case and query code for a low grade", {
+                      "type": "object", "required": ["evaluation_id", "case_number",
+                                                     "query_code", "flagged"],
+                      "properties": {"evaluation_id": {"type": "integer"},
+                                     "case_number": {"type": ["string", "null"]},
+                                     "query_code": {"type": ["string", "null"]},
+                                     "flagged": {"type": "boolean"}}}),
+                  "400": error("a grade is missing or unknown, or no such unit"),
+                  "429": error("too many evaluations from this device or network today")}}}})

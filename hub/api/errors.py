@@ -8,33 +8,52 @@ from typing import Any
 
 from aiohttp import web
 
+from hub.security.jsonbody import BodyError, loads_object
+
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def error_response(status: int, code: str, message: str, **extra: Any) -> web.Response:
+def error_response(status: int, code: str, message: str,
+                   headers: dict[str, str] | None = None, **extra: Any) -> web.Response:
     return web.json_response({"error": {"code": code, "message": message, **extra}},
-                             status=status)
+                             status=status, headers=headers)
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+    def __init__(self, status: int, code: str, message: str,
+                 headers: dict[str, str] | None = None, **extra: Any) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.extra = status, code, message, extra
+        self.headers = headers
 
     def response(self) -> web.Response:
-        return error_response(self.status, self.code, self.message, **self.extra)
+        return error_response(self.status, self.code, self.message, self.headers, **self.extra)
+
+
+def body_error(exc: BodyError) -> ApiError:
+    return ApiError(exc.status, exc.code, exc.message,
+                    **({"field": exc.field} if exc.field else {}))
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The raw body of a JSON request (aiohttp enforces client_max_size -> 413)."""
+    ctype = request.content_type
+    if ctype not in ("application/json", "application/octet-stream", ""):
+        raise ApiError(415, "unsupported_media_type", "send application/json")
+    charset = (request.charset or "utf-8").lower()
+    if charset not in ("utf-8", "utf8"):
+        raise ApiError(415, "unsupported_charset", "the body must be UTF-8")
+    return await request.read()
 
 
 async def json_object(request: web.Request) -> dict[str, Any]:
-    """The request body as a JSON object, or a 400/422 saying what is wrong with it."""
+    """The request body as a JSON object whose every value can be stored, or a 4xx
+    saying what is wrong with it (hub/security/jsonbody.py)."""
     try:
-        body = await request.json()
-    except ValueError:
-        raise ApiError(400, "invalid_json", "send a JSON object") from None
-    if not isinstance(body, dict):
-        raise ApiError(422, "invalid_body", "send a JSON object")
-    return body
+        return loads_object(await read_body(request))
+    except BodyError as exc:
+        raise body_error(exc) from None
 
 
 _CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",

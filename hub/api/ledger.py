@@ -8,16 +8,16 @@ and masks them by role like its own.
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select
 
 from hub.api.errors import ApiError
-from hub.api.openapi import register_paths
+from hub.api.openapi import error, json_answer, register_paths
 from hub.core import Hub
 from hub.models import Appeal, Case, Source
+from hub.security.text import ID_MAX, INT64_MAX, parse_id, same_secret
 
 routes = web.RouteTableDef()
 MAX_LIMIT = 1000
@@ -29,13 +29,14 @@ async def ledger(request: web.Request) -> web.Response:
     key = hub.settings.ledger_key
     if not key:
         raise ApiError(404, "not_found", "this hub does not offer its ledger")
-    if not secrets.compare_digest(request.headers.get("X-Api-Key", ""), key):
+    if not same_secret(request.headers.get("X-Api-Key", ""), key):
         raise ApiError(401, "bad_api_key", "send the ledger key in X-Api-Key")
-    try:
-        after = int(request.query.get("after", "0"))
-        limit = min(MAX_LIMIT, max(1, int(request.query.get("limit", "200"))))
-    except ValueError:
-        raise ApiError(400, "bad_parameter", "after and limit must be integers") from None
+    after = parse_id(request.query.get("after", "0"), maximum=INT64_MAX, minimum=0)
+    limit = parse_id(request.query.get("limit", "200"), maximum=MAX_LIMIT)
+    if after is None or limit is None:
+        raise ApiError(400, "bad_parameter",
+                       f"after must be a whole number >= 0 and limit 1-{MAX_LIMIT}")
+    after = min(after, ID_MAX)  # no id is larger: the page is simply empty
 
     def load() -> dict[str, Any]:
         with hub.sessions() as s:
@@ -56,8 +57,14 @@ register_paths({"/api/v1/ledger": {"get": {
     "summary": "This hub's ledger for its parent platform (sub-platform forwarding)",
     "parameters": [
         {"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0}},
-        {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": MAX_LIMIT}},
+        {"name": "limit", "in": "query",
+         "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}},
         {"name": "X-Api-Key", "in": "header", "required": True, "schema": {"type": "string"}}],
-    "responses": {"200": {"description": "{items, more}"},
-                  "401": {"description": "wrong ledger key"},
-                  "404": {"description": "the ledger is off"}}}}})
+    "responses": {"200": json_answer("{items, more}", {
+                      "type": "object", "required": ["items", "more"],
+                      "properties": {"more": {"type": "boolean"}, "items": {
+                          "type": "array", "items": {"type": "object",
+                                                     "required": ["id", "source", "body"]}}}}),
+                  "400": error("after or limit is not a whole number in range"),
+                  "401": error("wrong ledger key"),
+                  "404": error("the ledger is off")}}}})

@@ -65,6 +65,7 @@ class RouteDecision:
     urgent_terms: tuple[str, ...] = ()
     hide_identity: bool = False
     rule: str | None = None
+    accused: tuple[str, ...] = ()  # units a misconduct report names (hub/whistleblower.py)
 
 
 class CaseService:
@@ -153,6 +154,7 @@ class CaseService:
                 "county_code": d.county_code, "confidence": d.confidence,
                 "suggestions": d.suggestions, "urgent": d.urgent,
                 "urgent_terms": list(d.urgent_terms), "hide_identity": d.hide_identity,
+                "accused_units": list(d.accused) or None,
                 "difficulty": "normal", "deadline_at": deadline if auto else None,
                 "due_state": "ok", "urge_count": 0, "escalated": False,
                 "query_code": _given_code(appeal), "reopen_count": 0, "return_count": 0,
@@ -187,12 +189,26 @@ class CaseService:
     def assign(self, session: Session, case_id: int, unit_code: str, actor: str,
                difficulty: str = "normal", note: str | None = None,
                expected_version: int | None = None, now: datetime | None = None,
-               category: str | None = None, deadline_kind: str | None = None) -> Case:
-        """派单/交办 (or 改派 when already with a unit): sets the unit and the deadline."""
+               category: str | None = None, deadline_kind: str | None = None,
+               override_reason: str | None = None) -> Case:
+        """派单/交办 (or 改派 when already with a unit): sets the unit and the deadline.
+
+        A hidden-identity (misconduct) case never goes to a unit it names, and goes
+        to a non-discipline unit only with ``override_reason`` (a supervisor's)."""
         now = now or utcnow()
         case = self.load(session, case_id)
         if difficulty not in ("normal", "hard"):
             raise CaseError("difficulty must be normal or hard")
+        if case.hide_identity:
+            from hub.whistleblower import AssignmentRefused, check_assignment
+
+            try:
+                why = check_assignment(self.config, _text(session.get(Appeal, case.appeal_id)),
+                                       case.accused_units, unit_code, override_reason)
+            except AssignmentRefused as exc:
+                raise Forbidden(str(exc)) from None
+            if why:
+                note = f"{note}；{why}" if note else why
         action = "reassign" if case.state in OPEN_WORK else "assign"
         changes: dict[str, Any] = {
             "unit_id": self._unit_id(unit_code), "assigned_at": now, "difficulty": difficulty,
@@ -324,10 +340,15 @@ class CaseService:
     # -- citizens --------------------------------------------------------------------------
     @staticmethod
     def find_for_citizen(session: Session, number: str, code: str) -> Case:
-        """A citizen sees a case only with its number and query code (查询验证码)."""
-        case = session.scalar(select(Case).where(Case.number == number.strip()))
-        if case is None or not secrets.compare_digest(case.query_code,
-                                                      code.strip().upper()):
+        """A citizen sees a case only with its number and query code (查询验证码),
+        compared as bytes (any text may arrive); callers throttle the checks
+        (hub/lifecycle/codes.py)."""
+        from hub.lifecycle.codes import valid_number
+        from hub.security.text import same_secret
+
+        case = session.scalar(select(Case).where(Case.number == number.strip())) \
+            if valid_number(number) else None
+        if case is None or not same_secret(code.strip().upper(), case.query_code):
             raise NotFound("案件编号或查询验证码不正确")
         return case
 

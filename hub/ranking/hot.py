@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from hub.config import CityConfig
 from hub.models import Appeal, Case
+from hub.privacy import mask_text
 from hub.ranking.period import Period
 from hub.textsim import MinHasher, jaccard, shingles
 
@@ -38,7 +39,8 @@ def _label_words(texts: list[str]) -> list[str]:
 
     counts: Counter[str] = Counter()
     for text in texts:
-        counts.update({t for t in tokens(text) if len(t) >= 2 and not t.isdigit()})
+        counts.update({t for t in tokens(text) if len(t) >= 2 and not t.isdigit()
+                       and not any(c in t for c in "*@")})
     needed = max(2, (len(texts) + 1) // 2)
     return [w for w, n in counts.most_common(12) if n >= needed][:4]
 
@@ -86,11 +88,13 @@ def hot_issues(session: Session, period: Period, config: CityConfig) -> list[dic
     for items in clusters.values():
         if len(items) < MIN_SIZE:
             continue
-        words = _label_words([f"{r.title} {r.body[:300]}" for r in items[:200]])
+        # masked first (hub/privacy.py): a phone, e-mail or self-introduced name that
+        # one citizen repeated in every appeal must not become the published label
+        words = _label_words([mask_text(f"{r.title} {r.body[:300]}") for r in items[:200]])
         county, category = items[0].county_code, items[0].category
         issues.append({
             "county": counties.get(county or "", "全市"), "category": category or "未分类",
-            "label": "、".join(words) or (category or "未分类"),
+            "label": mask_text("、".join(words)) or (category or "未分类"),
             "volume": len(items), "channels": len({r.source_id for r in items}),
             "votes": sum(r.votes or 0 for r in items),
             "first": min(r.received_at for r in items).isoformat(),

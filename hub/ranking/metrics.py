@@ -15,7 +15,8 @@ Definitions (what the published report states):
 - wrongful returns (错退): returns after which the case was assigned back to the
   same unit.
 - satisfaction (满意率): (满意 + 基本满意) / ratings, over ratings given in the period.
-- evaluations (扫码评议): per aspect, the share of 满意 and 基本满意.
+- evaluations (扫码评议): per aspect, the share of 满意 and 基本满意; evaluations
+  flagged as possible vote-stuffing count only once a supervisor accepted them.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from sqlalchemy.orm import Session, aliased
 
 from hub.config import DeadlineSpec
 from hub.lifecycle.calendar import WorkCalendar
-from hub.lifecycle.evaluations import ASPECTS
+from hub.lifecycle.evaluations import ASPECTS, counted
 from hub.models import Case, CaseEvent, Rating, UnitEvaluation
 from hub.ranking.period import Period
 
@@ -93,7 +94,8 @@ def collect(session: Session, period: Period, spec: DeadlineSpec,
         column = getattr(UnitEvaluation, aspect)
         for unit_id, grade, n in session.execute(
                 select(UnitEvaluation.unit_id, column, func.count())
-                .where(_in(period, UnitEvaluation.at)).group_by(UnitEvaluation.unit_id, column)):
+                .where(_in(period, UnitEvaluation.at), counted())
+                .group_by(UnitEvaluation.unit_id, column)):
             if grade in figures[unit_id].evaluations[aspect]:
                 figures[unit_id].evaluations[aspect][grade] += n
     return dict(figures)

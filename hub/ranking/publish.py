@@ -1,4 +1,8 @@
-"""Write a report as HTML (with an inline SVG chart), CSV, XLSX and JSON."""
+"""Write a report as HTML (with an inline SVG chart), CSV, XLSX and JSON.
+
+Spreadsheet cells go through hub/security/cells.py: a hot issue's label comes from
+citizens' words, and none may open as a formula.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 from openpyxl import Workbook
+
+from hub.security.cells import safe_row
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "web" / "templates"
 RATE_LABELS = {"completion": "办结率", "on_time": "按时办结率", "satisfaction": "满意率",
@@ -90,7 +96,7 @@ def csv_bytes(payload: dict[str, Any]) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(COLUMNS)
-    writer.writerows(rows(payload))
+    writer.writerows(safe_row(r) for r in rows(payload))
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
@@ -100,12 +106,12 @@ def xlsx_bytes(payload: dict[str, Any]) -> bytes:
     sheet.title = "排名"
     sheet.append(list(COLUMNS))
     for row in rows(payload):
-        sheet.append(row)
+        sheet.append(safe_row(row))
     hot = book.create_sheet("热点问题")
     hot.append(["区县", "类别", "关键词", "诉求量", "渠道数", "点赞", "工单"])
     for h in payload.get("hot_issues", []):
-        hot.append([h["county"], h["category"], h["label"], h["volume"], h["channels"],
-                    h["votes"], "、".join(h["cases"])])
+        hot.append(safe_row([h["county"], h["category"], h["label"], h["volume"],
+                             h["channels"], h["votes"], "、".join(h["cases"])]))
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

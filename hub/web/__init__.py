@@ -20,6 +20,8 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from hub.core import Hub
+from hub.security.headers import NONCE_KEY
+from hub.security.text import same_secret, unstorable
 from hub.web.auth import Staff, load_staff
 
 SESSION_COOKIE = "hub_session"
@@ -29,7 +31,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def setup_web(app: web.Application) -> None:
-    from hub.web import admin_sources, admin_units, public, staff, staff_api
+    from hub.web import admin_sources, admin_units, evaluation_review, public, staff, staff_api
     app.middlewares.append(session_middleware)  # before the context processors run
     env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES),
                                autoescape=jinja2.select_autoescape(["html"]),
@@ -39,6 +41,7 @@ def setup_web(app: web.Application) -> None:
     app.add_routes(staff.routes)
     app.add_routes(admin_units.routes)
     app.add_routes(admin_sources.routes)
+    app.add_routes(evaluation_review.routes)
     app.add_routes(staff_api.routes)
     app.add_routes(public.routes)
 
@@ -46,6 +49,7 @@ def setup_web(app: web.Application) -> None:
 async def _context(request: web.Request) -> dict[str, Any]:
     hub: Hub = request.app["hub"]
     return {"staff": request.get("staff"), "city": hub.config.city_name,
+            "csp_nonce": request.get(NONCE_KEY, ""),
             "public_csrf": request.get("public_csrf", ""),
             "reply_days": hub.config.deadlines.reply_days,
             "city_tz": hub.config.deadlines.timezone}
@@ -90,14 +94,22 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
 
 async def checked_form(request: web.Request) -> MultiDictProxy[Any]:
     """The posted form, after its CSRF token matched the session's (or, for anonymous
-    visitors, the double-submit cookie's)."""
+    visitors, the double-submit cookie's), compared as bytes, and every field was
+    found storable (no NUL, no lone surrogate): one bad character is a clear 422,
+    never a database error."""
     form = await request.post()
     sent = str(form.get("csrf", "")) or request.headers.get("X-CSRF-Token", "")
     staff: Staff | None = request.get("staff")
     expected = staff.csrf_token if staff else request.cookies.get(PUBLIC_CSRF_COOKIE, "")
-    if not expected or not sent or not secrets.compare_digest(sent, expected):
+    if not same_secret(sent, expected):
         raise web.HTTPForbidden(text="表单已过期或来源不明（CSRF 校验失败），请刷新页面后重试",
                                 content_type="text/plain")
+    for name, value in form.items():
+        if isinstance(value, str) and (unstorable(value) or unstorable(name)):
+            raise web.HTTPUnprocessableEntity(
+                text=f"表单字段 {ascii(name)} 含有无法保存的字符"
+                     "（如空字符或残缺的 Unicode 代理项），请删除后重试",
+                content_type="text/plain")
     return form
 
 

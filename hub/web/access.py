@@ -55,11 +55,12 @@ def require_action(staff: Staff, action: str) -> None:
 
 
 def may_see_contact(staff: Staff, case: Case) -> bool:
-    """Contact details: dispatchers and supervisors; a unit only when the citizen's
-    identity is not hidden from it (complaints about the unit itself go elsewhere)."""
+    """Contact details and unmasked text: dispatchers and supervisors; a unit only when
+    the citizen's identity is not hidden from it, or when it is the discipline body
+    a whistleblower's report is for (hub/whistleblower.py)."""
     if staff.role in ("dispatcher", "supervisor"):
         return True
-    return staff.role == "unit" and not case.hide_identity
+    return staff.role == "unit" and (not case.hide_identity or staff.unit_discipline)
 
 
 def allowed_actions(staff: Staff) -> set[str]:

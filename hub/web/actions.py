@@ -63,10 +63,13 @@ def _perform(svc: CaseService, session: Session, staff: Staff, case_id: int, act
             _record_correction(svc, session, case, actor, category, unit)
         elif case.suggestions and unit != (case.suggestions[0] or {}).get("unit"):
             _record_correction(svc, session, case, actor, case.category, unit)
+        # only a supervisor may send a whistleblower's report outside discipline bodies
+        override = _text(params, "override_reason", 300) if staff.role == "supervisor" else ""
         return svc.assign(session, case_id, unit, actor,
                           difficulty=_text(params, "difficulty", 10) or "normal",
                           note=_text(params, "note", 500) or None,
-                          expected_version=version, category=category)
+                          expected_version=version, category=category,
+                          override_reason=override or None)
     if action == "correct":
         category = _text(params, "category", 40)
         if not category:

@@ -29,6 +29,7 @@ from hub.core import Hub
 from hub.intake_schema import parse_datetime
 from hub.models import QuarantinedItem, Source, SourceEvent
 from hub.privacy import mask_text
+from hub.security.text import parse_id
 from hub.web import checked_form, require_staff
 
 routes = web.RouteTableDef()
@@ -83,10 +84,10 @@ def _refused(request: web.Request, heading: str, message: str,
 
 
 def _item_id(request: web.Request) -> int:
-    try:
-        return int(request.match_info["item_id"])
-    except ValueError:
-        raise web.HTTPNotFound() from None
+    item_id = parse_id(request.match_info["item_id"])
+    if item_id is None:  # not ASCII digits, or beyond the id column
+        raise web.HTTPNotFound()
+    return item_id
 
 
 @routes.post("/admin/quarantine/{item_id}/replay")

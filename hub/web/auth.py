@@ -1,8 +1,10 @@
 """Staff accounts and login sessions.
 
-Passwords are argon2id hashes. The session cookie carries a random token; the
-database keeps only its SHA-256, so a leaked table cannot be replayed. Every
-session has its own CSRF token, checked on every state-changing request.
+Passwords are argon2id hashes, checked in the hub's own password pool
+(hub/security/passwords.py) and refused at creation when guessable. The session
+cookie carries a random token; the database keeps only its SHA-256, so a leaked
+table cannot be replayed. Every session has its own CSRF token, checked on every
+state-changing request.
 """
 
 from __future__ import annotations
@@ -13,21 +15,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.db import transaction
-from hub.models import LoginFailure, Unit, User, WebSession, utcnow
+from hub.models import Unit, User, WebSession, utcnow
+from hub.security import throttle
+from hub.security.passwords import WeakPassword, check_strength
+from hub.security.text import as_bytes, clean_line, unstorable
+from hub.security.throttle import Limit, key_of
 
 ROLES = {
     "operator": "话务员", "dispatcher": "派单员", "unit": "承办单位",
     "supervisor": "督办员", "admin": "管理员",
 }
-MIN_PASSWORD = 10
 _hasher = PasswordHasher()
-# verifying against this when the user does not exist keeps timing the same
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+USERNAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-")
 
 
 class AuthError(ValueError):
@@ -45,6 +48,7 @@ class Staff:
     unit_id: int | None
     unit_name: str | None
     csrf_token: str
+    unit_discipline: bool = False  # a discipline body (纪委监委): sees whistleblowers
 
     @property
     def role_label(self) -> str:
@@ -52,16 +56,24 @@ class Staff:
 
 
 def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    return hashlib.sha256(as_bytes(token)).hexdigest()
 
 
 def add_user(session: Session, username: str, password: str, role: str,
              display_name: str | None = None, unit_code: str | None = None) -> User:
-    """Create a staff account; unit staff must belong to a unit."""
+    """Create a staff account; unit staff must belong to a unit; the password must
+    not be guessable (hub/security/passwords.py)."""
     if role not in ROLES:
         raise AuthError(f"role must be one of {', '.join(ROLES)}")
-    if len(password) < MIN_PASSWORD:
-        raise AuthError(f"the password needs at least {MIN_PASSWORD} characters")
+    if not username or len(username) > 60 or not set(username) <= USERNAME_CHARS:
+        raise AuthError("用户名只能由小写字母、数字和 . _ - 组成，最多 60 个字符")
+    if unstorable(password):
+        raise AuthError("密码含有无法保存的字符")
+    display_name = clean_line(display_name or "", 60) or None
+    try:
+        check_strength(password, username, display_name or "")
+    except WeakPassword as exc:
+        raise AuthError(str(exc)) from None
     unit_id = None
     if role == "unit" or unit_code:
         if not unit_code:
@@ -78,23 +90,25 @@ def add_user(session: Session, username: str, password: str, role: str,
     return user
 
 
-def authenticate(session: Session, username: str, password: str) -> User | None:
-    user = session.scalar(select(User).where(User.username == username, User.active))
-    try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
-    except (VerificationError, InvalidHashError):
+def password_hash_of(session: Session, username: str) -> tuple[int, str] | None:
+    """(user id, argon2 hash) of an active account; verifying happens elsewhere, in the
+    password pool, after the database connection is back in its pool."""
+    if unstorable(username):
         return None
-    return user
+    row = session.execute(select(User.id, User.password_hash)
+                          .where(User.username == username, User.active)).first()
+    return (row[0], row[1]) if row else None
 
 
-def start_session(session: Session, user: User, hours: float,
+def start_session(session: Session, user: User | int, hours: float,
                   now: datetime | None = None) -> str:
     """Store a new session and return the cookie token (shown to nobody else)."""
     now = now or utcnow()
+    user_id = user if isinstance(user, int) else user.id
     token = secrets.token_urlsafe(32)
-    session.add(WebSession(id=_digest(token), user_id=user.id, csrf_token=secrets.token_urlsafe(24),
+    session.add(WebSession(id=_digest(token), user_id=user_id, csrf_token=secrets.token_urlsafe(24),
                            created_at=now, expires_at=now + timedelta(hours=hours)))
-    session.execute(delete(WebSession).where(WebSession.user_id == user.id,
+    session.execute(delete(WebSession).where(WebSession.user_id == user_id,
                                              WebSession.expires_at < now))
     return token
 
@@ -105,16 +119,17 @@ def load_staff(session: Session, token: str, now: datetime | None = None) -> Sta
         return None
     now = now or utcnow()
     row = session.execute(
-        select(WebSession, User, Unit.name).join(User, User.id == WebSession.user_id)
+        select(WebSession, User, Unit.name, Unit.discipline)
+        .join(User, User.id == WebSession.user_id)
         .outerjoin(Unit, Unit.id == User.unit_id).where(WebSession.id == _digest(token))).first()
     if row is None:
         return None
-    web_session, user, unit_name = row
+    web_session, user, unit_name, discipline = row
     if web_session.expires_at <= now or not user.active:
         return None
     return Staff(user_id=user.id, username=user.username, display_name=user.display_name,
                  role=user.role, unit_id=user.unit_id, unit_name=unit_name,
-                 csrf_token=web_session.csrf_token)
+                 csrf_token=web_session.csrf_token, unit_discipline=bool(discipline))
 
 
 def end_session(session: Session, token: str) -> None:
@@ -122,38 +137,46 @@ def end_session(session: Session, token: str) -> None:
 
 
 class LoginLimiter:
-    """At most ``attempts`` failed logins per window, per address and per username.
+    """Failed logins limited per (username, client address) and per client address.
 
-    Failures are rows in the database (keys hashed: no addresses or usernames kept),
-    so all processes of the hub share one count. Methods block: run them in the pool.
+    Never one lock per username: an attacker guessing from elsewhere cannot lock the
+    real user out. An attempt is reserved *before* the password is checked (one
+    atomic upsert per key, hub/security/throttle.py), so simultaneous guesses cannot
+    all slip under the limit; a correct password gives its reservation back. The
+    counters live in the database, shared by every process, under keyed hashes.
     """
 
-    def __init__(self, sessions: sessionmaker[Session], attempts: int = 5,
+    def __init__(self, sessions: sessionmaker[Session], secret: str,
+                 per_user_address: int = 5, per_address: int = 20,
                  window_s: float = 300.0) -> None:
         self.sessions = sessions
-        self.attempts, self.window = attempts, timedelta(seconds=window_s)
+        self.secret = secret
+        window = timedelta(seconds=window_s)
+        self.user_rule = Limit("login:user@address", per_user_address, window)
+        self.address_rule = Limit("login:address", per_address, window)
 
-    @staticmethod
-    def _hashed(keys: tuple[str, ...]) -> list[str]:
-        return [hashlib.sha256(k.encode()).hexdigest() for k in keys]
+    def keys(self, username: str, address: str) -> tuple[str, str]:
+        return (key_of(self.secret, self.user_rule, username.strip().lower(), address),
+                key_of(self.secret, self.address_rule, address))
 
-    def blocked(self, *keys: str, now: datetime | None = None) -> bool:
-        since = (now or utcnow()) - self.window
-        with self.sessions() as s:
-            counts = s.execute(select(func.count()).select_from(LoginFailure)
-                               .where(LoginFailure.key.in_(self._hashed(keys)),
-                                      LoginFailure.at > since)
-                               .group_by(LoginFailure.key)).scalars()
-            return any(c >= self.attempts for c in counts)
+    def reserve(self, username: str, address: str, now: datetime | None = None) -> int:
+        """Reserve one attempt; 0 when allowed, else the seconds to wait (Retry-After)."""
+        user_key, address_key = self.keys(username, address)
+        with transaction(self.sessions) as s:  # keys always in this order: no deadlocks
+            by_user = throttle.hit(s, user_key, self.user_rule, now)
+            by_address = throttle.hit(s, address_key, self.address_rule, now)
+        refused = [h.retry_after for h in (by_user, by_address) if not h.allowed]
+        return max(refused) if refused else 0
 
-    def failed(self, *keys: str, now: datetime | None = None) -> None:
-        now = now or utcnow()
-        hashed = self._hashed(keys)
+    def give_back(self, username: str, address: str) -> None:
+        """The attempt was not a guess (the check could not run): uncount it."""
         with transaction(self.sessions) as s:
-            s.execute(delete(LoginFailure).where(LoginFailure.key.in_(hashed),
-                                                 LoginFailure.at <= now - self.window))
-            s.add_all(LoginFailure(key=k, at=now) for k in hashed)
+            for key in self.keys(username, address):
+                throttle.undo(s, key)
 
-    def succeeded(self, *keys: str) -> None:
-        with transaction(self.sessions) as s:
-            s.execute(delete(LoginFailure).where(LoginFailure.key.in_(self._hashed(keys))))
+    def succeeded(self, session: Session, username: str, address: str) -> None:
+        """A correct password clears this user's failures from this address and gives
+        the address its attempt back (an office behind one address logs in freely)."""
+        user_key, address_key = self.keys(username, address)
+        throttle.reset(session, user_key)
+        throttle.undo(session, address_key)

@@ -11,12 +11,18 @@ import segno
 from aiohttp import web
 from sqlalchemy import select
 
-from hub.api.cases import citizen_view
+from hub.api.cases import citizen_view, rate_as_citizen, set_device_cookie
 from hub.core import Hub
 from hub.db import transaction
 from hub.intake_schema import ItemError
-from hub.lifecycle.evaluations import ASPECTS, SOURCE_NAME, client_fingerprint, evaluate_unit
+from hub.lifecycle.codes import CodeLocked
+from hub.lifecycle.evaluations import ASPECTS, SOURCE_NAME, EvaluationClient, evaluate_unit
 from hub.lifecycle.service import GRADES, CaseError, CaseService
+from hub.security.clients import client_address
+from hub.security.devices import COOKIE as DEVICE_COOKIE
+from hub.security.devices import verified_device
+from hub.security.headers import cacheable
+from hub.security.text import clean_line
 from hub.web import checked_form
 
 routes = web.RouteTableDef()
@@ -55,7 +61,7 @@ async def submit(request: web.Request) -> web.StreamResponse:
 @routes.get("/lookup")
 @aiohttp_jinja2.template("public/lookup.html")
 async def lookup_page(request: web.Request) -> dict[str, Any]:
-    return {"number": request.query.get("number", "")[:24]}
+    return {"number": clean_line(request.query.get("number", ""), 24)}
 
 
 async def _show_case(request: web.Request, number: str, code: str,
@@ -63,7 +69,12 @@ async def _show_case(request: web.Request, number: str, code: str,
                      status: int = 200) -> web.StreamResponse:
     hub = _hub(request)
     try:
-        view = await hub.run(citizen_view, hub, number, code)
+        view = await hub.run(citizen_view, hub, number, code, client_address(request))
+    except CodeLocked as exc:
+        response = aiohttp_jinja2.render_template("public/lookup.html", request, {
+            "number": number, "error": str(exc)}, status=429)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     except CaseError:
         return aiohttp_jinja2.render_template("public/lookup.html", request, {
             "number": number, "error": "工单编号或查询验证码不正确（刚提交的诉求请稍候再查）"},
@@ -87,13 +98,14 @@ async def rate(request: web.Request) -> web.StreamResponse:
     svc: CaseService = request.app["case_service"]
     number, code = str(form.get("number", ""))[:24], str(form.get("code", ""))[:12]
     grade, comment = str(form.get("grade", "")), str(form.get("comment", ""))[:2000]
-
-    def run() -> None:
-        with transaction(hub.sessions) as s:
-            svc.rate(s, number, code, grade, comment, channel="web")
-
     try:
-        await hub.run(run)
+        await hub.run(rate_as_citizen, hub, svc, number, code, grade, comment, "web",
+                      client_address(request))
+    except CodeLocked as exc:
+        response = aiohttp_jinja2.render_template("public/lookup.html", request, {
+            "number": number, "error": str(exc)}, status=429)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     except CaseError as exc:
         return await _show_case(request, number, code, error=str(exc), status=exc.status)
     notice = "感谢评价。" + ("您不满意的答复已退回承办单位重新办理。" if grade == "不满意" else "")
@@ -110,21 +122,29 @@ def _unit(hub: Hub, code: str) -> dict[str, Any]:
 
 @routes.get("/evaluate/{unit}")
 async def evaluate_page(request: web.Request) -> web.StreamResponse:
-    unit = _unit(_hub(request), request.match_info["unit"])
-    return aiohttp_jinja2.render_template("public/evaluate.html", request, {
+    hub = _hub(request)
+    unit = _unit(hub, request.match_info["unit"])
+    response = aiohttp_jinja2.render_template("public/evaluate.html", request, {
         "unit": unit, "aspects": ASPECTS, "grades": GRADES})
+    if verified_device(hub.settings.secret_key, request.cookies.get(DEVICE_COOKIE)) is None:
+        set_device_cookie(response, hub)  # the device the evaluation limits count
+    return response
 
 
 @routes.get("/evaluate/{unit}/qr.svg")
 async def evaluate_qr(request: web.Request) -> web.StreamResponse:
-    """The QR code a unit prints at its service window, pointing at its evaluation page."""
-    unit = _unit(_hub(request), request.match_info["unit"])
-    base = request.query.get("base") or f"{request.scheme}://{request.host}"
-    if not base.startswith(("http://", "https://")):
-        raise web.HTTPBadRequest(text="base must be an http(s) address")
-    svg = segno.make(f"{base.rstrip('/')}/evaluate/{unit['code']}", error="m").svg_inline(
+    """The QR code a unit prints at its service window, pointing at its evaluation page
+    on the configured public address (HUB_PUBLIC_URL), never at whatever Host header
+    or parameter a request brings."""
+    hub = _hub(request)
+    unit = _unit(hub, request.match_info["unit"])
+    base = hub.settings.resolved_public_url
+    if base is None:
+        raise web.HTTPServiceUnavailable(text="未配置公开网址（HUB_PUBLIC_URL），无法生成二维码",
+                                         content_type="text/plain")
+    svg = segno.make(f"{base}/evaluate/{unit['code']}", error="m").svg_inline(
         scale=6, title=f"扫码评议 {unit['name']}")
-    return web.Response(text=svg, content_type="image/svg+xml", charset="utf-8")
+    return cacheable(web.Response(text=svg, content_type="image/svg+xml", charset="utf-8"))
 
 
 @routes.post("/evaluate/{unit}")
@@ -133,14 +153,15 @@ async def evaluate(request: web.Request) -> web.StreamResponse:
     unit = _unit(hub, request.match_info["unit"])
     form = await checked_form(request)
     grades = {k: str(form.get(k, "")) for k in ASPECTS}
-    client = client_fingerprint(hub.settings.secret_key, request.remote or "",
-                                request.headers.get("User-Agent", ""))
+    secret = hub.settings.secret_key
+    device = verified_device(secret, request.cookies.get(DEVICE_COOKIE))
+    client = EvaluationClient(client_address(request), device)
     svc: CaseService = request.app["case_service"]
 
     def run() -> Any:
         with transaction(hub.sessions) as s:
             return evaluate_unit(s, svc, hub.source_ids[SOURCE_NAME], unit["code"], grades,
-                                 str(form.get("comment", "")), client)
+                                 str(form.get("comment", "")), client, secret)
 
     context: dict[str, Any] = {"unit": unit, "aspects": ASPECTS, "grades": GRADES}
     try:
@@ -148,8 +169,11 @@ async def evaluate(request: web.Request) -> web.StreamResponse:
     except CaseError as exc:
         return aiohttp_jinja2.render_template("public/evaluate.html", request, {
             **context, "error": str(exc)}, status=exc.status)
-    return aiohttp_jinja2.render_template("public/evaluate.html", request, {
+    response = aiohttp_jinja2.render_template("public/evaluate.html", request, {
         **context, "done": True, "number": result.case_number, "code": result.query_code})
+    if device is None:
+        set_device_cookie(response, hub)
+    return response
 
 
 # -- published reports ------------------------------------------------------------------
@@ -165,8 +189,8 @@ async def reports_index(request: web.Request) -> web.StreamResponse:
                 select(RankingReport.period, RankingReport.generated_at)
                 .order_by(RankingReport.generated_at.desc()).limit(200))]
 
-    return aiohttp_jinja2.render_template("public/reports.html", request,
-                                          {"reports": await hub.run(load)})
+    return cacheable(aiohttp_jinja2.render_template("public/reports.html", request,
+                                                    {"reports": await hub.run(load)}), 60)
 
 
 @routes.get(r"/reports/{period:[0-9]{4}(-W[0-9]{2}|-Q[1-4]|-[0-9]{2})?}{ext:(\.csv|\.xlsx|\.json)?}")
@@ -186,15 +210,16 @@ async def report(request: web.Request) -> web.StreamResponse:
         raise web.HTTPNotFound(text="该期排行榜尚未发布", content_type="text/plain")
     name = f"ranking-{label}{ext}"
     if ext == ".csv":
-        return web.Response(body=publish.csv_bytes(payload), content_type="text/csv",
-                            charset="utf-8",
-                            headers={"Content-Disposition": f'attachment; filename="{name}"'})
+        return cacheable(web.Response(
+            body=publish.csv_bytes(payload), content_type="text/csv", charset="utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'}))
     if ext == ".xlsx":
         body = await hub.run(publish.xlsx_bytes, payload)
-        return web.Response(body=body, headers={
+        return cacheable(web.Response(body=body, headers={
             "Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            "Content-Disposition": f'attachment; filename="{name}"'})
+            "Content-Disposition": f'attachment; filename="{name}"'}))
     if ext == ".json":
-        return web.Response(body=publish.json_bytes(payload), content_type="application/json")
-    return web.Response(text=await hub.run(publish.render_html, payload),
-                        content_type="text/html")
+        return cacheable(web.Response(body=publish.json_bytes(payload),
+                                      content_type="application/json"))
+    return cacheable(web.Response(text=await hub.run(publish.render_html, payload),
+                                  content_type="text/html"))

@@ -25,7 +25,8 @@ from hub.lifecycle.states import (
     STATES,
 )
 from hub.models import Appeal, Case, CaseEvent, Rating, Reply, Source, SourceEvent, Unit, utcnow
-from hub.privacy import mask_name, mask_phone, mask_text
+from hub.privacy import mask_location, mask_name, mask_phone, mask_text
+from hub.security.text import parse_id
 from hub.web.access import may_see_contact, require_view, scoped
 from hub.web.auth import Staff
 
@@ -42,6 +43,7 @@ SEARCH_COUNT_CAP = 100
 SEARCH_WINDOW = 200_000
 DUE_LABELS = {"ok": "正常", "due_soon": "临期", "overdue": "超期"}
 PAGE_SIZE = 50
+MAX_PAGE = 10_000
 MAX_EXPORT = 50_000
 
 
@@ -67,8 +69,8 @@ class Filters:
             raw = (query.get(f.name) or "").strip()[:100]
             if not raw:
                 continue
-            if f.name == "page":
-                values["page"] = max(1, int(raw)) if raw.isdigit() else 1
+            if f.name == "page":  # ASCII digits, bounded: the offset must fit the database
+                values["page"] = parse_id(raw, maximum=MAX_PAGE) or 1
             else:
                 values[f.name] = raw
         values["sort_chosen"] = "sort" in values
@@ -182,7 +184,7 @@ def text_search(session: Session, f: Filters) -> TextSearch | None:
 
 def _filtered(staff: Staff, f: Filters, plan: TextSearch | None = None) -> Select[Any]:
     query = (select(Case, Appeal.title, Appeal.received_at, Source.title.label("channel"),
-                    Unit.name.label("unit_name"))
+                    Unit.name.label("unit_name"), Appeal.contact_name, Appeal.contact_phone)
              .join(Appeal, Appeal.id == Case.appeal_id)
              .join(Source, Source.id == Appeal.source_id)
              .outerjoin(Unit, Unit.id == Case.unit_id))
@@ -227,9 +229,11 @@ class Row:
 
 
 def _row(case: Case, title: str, received: datetime, channel: str, unit_name: str | None,
+         name: str | None, phone: str | None,
          calendar: WorkCalendar, now: datetime) -> Row:
     open_work = case.state in OPEN_WORK
-    return Row(id=case.id, number=case.number, title=mask_text(title), state=case.state,
+    return Row(id=case.id, number=case.number, title=mask_text(title, (name, phone)),
+               state=case.state,
                state_label=STATE_LABELS.get(case.state, case.state), channel=channel,
                unit_name=unit_name, county=case.county_code, category=case.category,
                deadline_at=case.deadline_at,
@@ -268,7 +272,7 @@ def count_cases(session: Session, staff: Staff, f: Filters, cap: int = COUNT_CAP
 def export_rows(session: Session, staff: Staff, f: Filters) -> list[dict[str, Any]]:
     """The filtered list for CSV/XLSX, personal data masked unless the role may see it."""
     query = (_filtered(staff, f, text_search(session, f))
-             .add_columns(Appeal.contact_name, Appeal.contact_phone, Appeal.body)
+             .add_columns(Appeal.body)
              .limit(MAX_EXPORT))
     out = []
     for case, title, received, channel, unit_name, name, phone, body in session.execute(query):
@@ -276,7 +280,8 @@ def export_rows(session: Session, staff: Staff, f: Filters) -> list[dict[str, An
         out.append({
             "工单编号": case.number, "状态": STATE_LABELS.get(case.state, case.state),
             "渠道": channel, "受理时间": received.isoformat(timespec="minutes"),
-            "标题": mask_text(title), "内容": body if full else mask_text(body),
+            "标题": title if full else mask_text(title, (name, phone)),
+            "内容": body if full else mask_text(body, (name, phone)),
             "分类": case.category or "", "承办单位": unit_name or "",
             "区县": case.county_code or "",
             "办理期限": case.deadline_at.isoformat(timespec="minutes") if case.deadline_at else "",
@@ -300,18 +305,24 @@ def case_detail(session: Session, staff: Staff, case_id: int,
     unit = session.get(Unit, case.unit_id) if case.unit_id else None
     units = {u.id: u.name for u in session.scalars(select(Unit))}
     full = may_see_contact(staff, case)
+    known = (appeal.contact_name, appeal.contact_phone)
+
+    def masked(value: str | None) -> str | None:
+        return value if full or not value else mask_text(value, known)
+
     events = [{"at": e.at, "actor": e.actor, "action": ACTION_LABELS.get(e.action, e.action),
                "from": STATE_LABELS.get(e.from_state or "", e.from_state or ""),
                "to": STATE_LABELS.get(e.to_state or "", e.to_state or ""),
                "unit": units.get(e.unit_id) if e.unit_id else None,
-               "note": e.note if full else mask_text(e.note or "")}
+               "note": masked(e.note) or ""}
               for e in session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id)
                                        .order_by(CaseEvent.id))]
-    replies = [{"at": r.at, "author": r.author, "body": r.body, "unit": units.get(r.unit_id)}
+    replies = [{"at": r.at, "author": r.author, "body": masked(r.body),
+                "unit": units.get(r.unit_id)}
                for r in session.scalars(select(Reply).where(Reply.case_id == case.id)
                                         .order_by(Reply.id))]
-    ratings = [{"at": r.at, "grade": r.grade, "comment": r.comment, "round": r.round,
-                "channel": r.channel}
+    ratings = [{"at": r.at, "grade": r.grade, "round": r.round, "channel": r.channel,
+                "comment": masked(r.comment)}
                for r in session.scalars(select(Rating).where(Rating.case_id == case.id)
                                         .order_by(Rating.id))]
     now = utcnow()
@@ -319,11 +330,11 @@ def case_detail(session: Session, staff: Staff, case_id: int,
     channel_reply, channel_updated = _channel_reply(session, appeal)
     return {
         "case": case, "state_label": STATE_LABELS.get(case.state, case.state),
-        "title": appeal.title if full else mask_text(appeal.title),
-        "body": appeal.body if full else mask_text(appeal.body),
+        "title": masked(appeal.title), "body": masked(appeal.body),
         "contact_name": appeal.contact_name if full else mask_name(appeal.contact_name),
         "contact_phone": appeal.contact_phone if full else mask_phone(appeal.contact_phone),
-        "contact_masked": not full, "location": appeal.location,
+        "contact_masked": not full,
+        "location": appeal.location if full else mask_location(appeal.location),
         "received_at": appeal.received_at, "channel": source.title if source else "",
         "unit": unit, "events": events, "replies": replies, "ratings": ratings,
         "days_left": calendar.workdays_left(now, case.deadline_at)

@@ -21,19 +21,14 @@ from hub.intake_schema import ItemError, validate_item
 from hub.lifecycle.service import CaseError, CaseService, new_query_code
 from hub.lifecycle.states import STATE_LABELS
 from hub.models import Unit, User, utcnow
+from hub.security.cells import safe_row
+from hub.security.redirects import safe_next
+from hub.security.text import parse_id
 from hub.web import SESSION_COOKIE, checked_form, require_staff
 from hub.web.access import allowed_actions
 from hub.web.actions import perform
-from hub.web.auth import (
-    ROLES,
-    AuthError,
-    LoginLimiter,
-    Staff,
-    add_user,
-    authenticate,
-    end_session,
-    start_session,
-)
+from hub.web.auth import ROLES, AuthError, Staff, add_user, end_session
+from hub.web.login import LoginRefused, attempt_login, set_session_cookie
 from hub.web.queries import (
     COUNT_CAP,
     SORTS,
@@ -57,20 +52,11 @@ def _staff(request: web.Request) -> Staff:
     return request["staff"]  # type: ignore[no-any-return]
 
 
-def _limiter(request: web.Request) -> LoginLimiter:
-    return request.app["login_limiter"]  # type: ignore[no-any-return]
-
-
-def _safe_next(value: str) -> str:
-    """Only same-site paths, so the login form cannot redirect elsewhere."""
-    return value if value.startswith("/") and not value.startswith("//") else "/inbox"
-
-
 # -- login ------------------------------------------------------------------------------
 @routes.get("/login")
 @aiohttp_jinja2.template("login.html")
 async def login_page(request: web.Request) -> dict[str, Any]:
-    return {"next": _safe_next(request.query.get("next", "/inbox"))}
+    return {"next": safe_next(request.query.get("next", "/inbox"))}
 
 
 @routes.post("/login")
@@ -78,30 +64,19 @@ async def login(request: web.Request) -> web.StreamResponse:
     form = await checked_form(request)
     username = str(form.get("username", "")).strip()[:60]
     password = str(form.get("password", ""))[:200]
-    keys = (f"ip:{request.remote}", f"user:{username}")
-    limiter = _limiter(request)
-    context = {"next": _safe_next(str(form.get("next", "/inbox"))), "username": username}
-    hub = _hub(request)
-    if await hub.run(limiter.blocked, *keys):
-        return aiohttp_jinja2.render_template(
-            "login.html", request, {**context, "error": "登录失败次数过多，请5分钟后再试"},
-            status=429)
-
-    def check() -> str | None:
-        with transaction(hub.sessions) as s:
-            user = authenticate(s, username, password)
-            return start_session(s, user, hub.settings.session_hours) if user else None
-
-    token = await hub.run(check)
-    if token is None:
-        await hub.run(limiter.failed, *keys)
+    context = {"next": safe_next(form.get("next", "/inbox")), "username": username}
+    try:
+        outcome = await attempt_login(request, username, password)
+    except LoginRefused as exc:
+        response = aiohttp_jinja2.render_template(
+            "login.html", request, {**context, "error": exc.message}, status=exc.status)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    if outcome is None:
         return aiohttp_jinja2.render_template(
             "login.html", request, {**context, "error": "用户名或密码不正确"}, status=401)
-    await hub.run(limiter.succeeded, *keys)
     response = web.HTTPSeeOther(context["next"])
-    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="Lax",
-                        secure=hub.settings.secure_cookies,
-                        max_age=int(hub.settings.session_hours * 3600))
+    set_session_cookie(response, _hub(request), outcome.token)
     raise response
 
 
@@ -191,10 +166,11 @@ EXPORT_COLUMNS = ("工单编号", "状态", "渠道", "受理时间", "标题", 
 
 
 def _csv_bytes(rows: list[dict[str, Any]]) -> bytes:
+    """Cells that would start a formula open as text (hub/security/cells.py)."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS)
-    writer.writeheader()
-    writer.writerows(rows)
+    writer = csv.writer(out)
+    writer.writerow(EXPORT_COLUMNS)
+    writer.writerows(safe_row([row[c] for c in EXPORT_COLUMNS]) for row in rows)
     return ("\ufeff" + out.getvalue()).encode("utf-8")  # BOM: Excel opens it as UTF-8
 
 
@@ -203,7 +179,7 @@ def _xlsx_bytes(rows: list[dict[str, Any]]) -> bytes:
     sheet = book.create_sheet("工单")
     sheet.append(list(EXPORT_COLUMNS))
     for row in rows:
-        sheet.append([row[c] for c in EXPORT_COLUMNS])
+        sheet.append(safe_row([row[c] for c in EXPORT_COLUMNS]))
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
@@ -215,7 +191,7 @@ async def bulk_assign(request: web.Request) -> web.StreamResponse:
     form = await checked_form(request)
     hub, staff = _hub(request), _staff(request)
     svc: CaseService = request.app["case_service"]
-    ids = [int(v) for v in form.getall("case_id", []) if str(v).isdigit()][:200]
+    ids = [i for i in (parse_id(v) for v in form.getall("case_id", [])) if i][:200]
     unit = str(form.get("unit", ""))
 
     def run() -> None:
@@ -252,10 +228,10 @@ async def _render_case(request: web.Request, case_id: int, error: str | None = N
 
 
 def _case_id(request: web.Request) -> int:
-    raw = request.match_info["case_id"]
-    if not raw.isdigit():
+    case_id = parse_id(request.match_info["case_id"])
+    if case_id is None:
         raise web.HTTPNotFound()
-    return int(raw)
+    return case_id
 
 
 @routes.get("/cases/{case_id}")

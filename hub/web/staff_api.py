@@ -5,19 +5,19 @@ centre's own tools. Authenticated by the session cookie (from POST
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from aiohttp import web
 
 from hub.api.errors import ApiError, json_object
-from hub.api.openapi import register_paths
+from hub.api.openapi import error, json_answer, register_paths
 from hub.core import Hub
 from hub.db import transaction
 from hub.lifecycle.service import CaseError, CaseService
-from hub.web import SESSION_COOKIE
+from hub.security.text import parse_id, same_secret
 from hub.web.actions import perform
-from hub.web.auth import LoginLimiter, Staff, authenticate, start_session
+from hub.web.auth import Staff
+from hub.web.login import LoginRefused, attempt_login, set_session_cookie
 from hub.web.queries import Filters, case_detail, case_json, count_cases, list_cases
 
 routes = web.RouteTableDef()
@@ -29,7 +29,7 @@ def _staff(request: web.Request, write: bool = False) -> Staff:
         raise ApiError(401, "unauthorized", "log in first (POST /api/v1/staff/login)")
     if write:
         sent = request.headers.get("X-CSRF-Token", "")
-        if not sent or not secrets.compare_digest(sent, staff.csrf_token):
+        if not same_secret(sent, staff.csrf_token):
             raise ApiError(403, "csrf", "send the session's csrf_token in X-CSRF-Token")
     return staff
 
@@ -38,34 +38,18 @@ def _staff(request: web.Request, write: bool = False) -> Staff:
 async def login(request: web.Request) -> web.Response:
     hub: Hub = request.app["hub"]
     body = await json_object(request)
-    username, password = str(body.get("username", ""))[:60], str(body.get("password", ""))[:200]
-    limiter: LoginLimiter = request.app["login_limiter"]
-    keys = (f"ip:{request.remote}", f"user:{username}")
-    if await hub.run(limiter.blocked, *keys):
-        raise ApiError(429, "too_many_requests", "too many failed logins; wait 5 minutes")
-
-    def check() -> tuple[str, str] | None:
-        from hub.web.auth import load_staff
-
-        with transaction(hub.sessions) as s:
-            user = authenticate(s, username, password)
-            if user is None:
-                return None
-            token = start_session(s, user, hub.settings.session_hours)
-            s.flush()
-            staff = load_staff(s, token)
-            assert staff is not None
-            return token, staff.csrf_token
-
-    got = await hub.run(check)
-    if got is None:
-        await hub.run(limiter.failed, *keys)
+    username, password = body.get("username"), body.get("password")
+    if not isinstance(username, str) or not isinstance(password, str):
+        raise ApiError(422, "missing_field", "username and password are required strings")
+    try:
+        outcome = await attempt_login(request, username[:60], password[:200])
+    except LoginRefused as exc:
+        raise ApiError(exc.status, "too_many_requests" if exc.status == 429 else "busy",
+                       exc.message, headers={"Retry-After": str(exc.retry_after)}) from None
+    if outcome is None:
         raise ApiError(401, "bad_credentials", "wrong username or password")
-    await hub.run(limiter.succeeded, *keys)
-    response = web.json_response({"csrf_token": got[1]})
-    response.set_cookie(SESSION_COOKIE, got[0], httponly=True, samesite="Lax",
-                        secure=hub.settings.secure_cookies,
-                        max_age=int(hub.settings.session_hours * 3600))
+    response = web.json_response({"csrf_token": outcome.staff.csrf_token})
+    set_session_cookie(response, hub, outcome.token)
     return response
 
 
@@ -86,10 +70,10 @@ async def list_json(request: web.Request) -> web.Response:
 
 
 def _case_id(request: web.Request) -> int:
-    raw = request.match_info["case_id"]
-    if not raw.isdigit():
+    case_id = parse_id(request.match_info["case_id"])
+    if case_id is None:
         raise ApiError(404, "not_found", "no such case")
-    return int(raw)
+    return case_id
 
 
 @routes.get("/api/v1/staff/cases/{case_id}")
@@ -131,30 +115,57 @@ async def act_json(request: web.Request) -> web.Response:
 
 
 _CASE_ID = {"name": "case_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_CASE_ROW = {"type": "object", "required": ["id", "number", "state", "state_label", "title"],
+             "properties": {"id": {"type": "integer"}, "number": {"type": "string"},
+                            "state": {"type": "string"}, "state_label": {"type": "string"},
+                            "title": {"type": "string"}}}
 register_paths({
     "/api/v1/staff/login": {"post": {
         "summary": "Log in; sets the session cookie and returns the CSRF token for writes",
+        "description": "Attempts are limited per (username, client address) and per "
+                       "address, reserved before the password is checked; never one lock "
+                       "per username.",
         "requestBody": {"required": True, "content": {"application/json": {"schema": {
             "type": "object", "required": ["username", "password"],
             "properties": {"username": {"type": "string"}, "password": {"type": "string"}}}}}},
-        "responses": {"200": {"description": "{csrf_token}"},
-                      "401": {"description": "wrong username or password"},
-                      "429": {"description": "too many failed attempts"}}}},
+        "responses": {"200": json_answer("{csrf_token}", {
+                          "type": "object", "required": ["csrf_token"],
+                          "properties": {"csrf_token": {"type": "string"}}}),
+                      "401": error("wrong username or password"),
+                      "429": error("too many failed attempts (Retry-After)"),
+                      "503": error("too many password checks waiting (Retry-After)")}}},
     "/api/v1/staff/cases": {"get": {
         "summary": "The inbox: cases this user may see, filtered like the web page",
         "parameters": [{"name": n, "in": "query", "schema": {"type": "string"}} for n in
                        ("view", "state", "due", "channel", "county", "unit", "q", "sort",
                         "page")],
-        "responses": {"200": {"description": "{total, page, more, cases}"},
-                      "401": {"description": "not logged in"}}}},
+        "responses": {"200": json_answer("{total, page, more, cases}", {
+                          "type": "object", "required": ["total", "page", "more", "cases"],
+                          "properties": {"total": {"type": "integer"},
+                                         "page": {"type": "integer"},
+                                         "more": {"type": "boolean"},
+                                         "cases": {"type": "array", "items": _CASE_ROW}}}),
+                      "401": error("not logged in")}}},
     "/api/v1/staff/cases/{case_id}": {"get": {
         "summary": "One case with its event log, replies and ratings (masked by role)",
         "parameters": [_CASE_ID],
-        "responses": {"200": {"description": "the case"},
-                      "404": {"description": "no such case, or not yours"}}}},
+        "responses": {"200": json_answer("the case", {
+                          **_CASE_ROW, "required": [*_CASE_ROW["required"], "version", "body",
+                                                    "events", "replies", "ratings"],
+                          "properties": {**_CASE_ROW["properties"],
+                                         "version": {"type": "integer"},
+                                         "body": {"type": "string"},
+                                         "events": {"type": "array"},
+                                         "replies": {"type": "array"},
+                                         "ratings": {"type": "array"}}}),
+                      "401": error("not logged in"),
+                      "404": error("no such case, or not yours")}}},
     "/api/v1/staff/cases/{case_id}/actions": {"post": {
         "summary": "Act on a case: assign, merge, correct, sign, reply, return, "
                    "request_extension, decide_extension, urge",
+        "description": "A whistleblower's (hidden-identity) case goes only to discipline "
+                       "bodies, never to a unit it names; a supervisor may send it elsewhere "
+                       "with override_reason, kept in the event log.",
         "parameters": [_CASE_ID, {"name": "X-CSRF-Token", "in": "header", "required": True,
                                   "schema": {"type": "string"}}],
         "requestBody": {"required": True, "content": {"application/json": {"schema": {
@@ -167,10 +178,18 @@ register_paths({
                 "difficulty": {"type": "string", "enum": ["normal", "hard"]},
                 "body": {"type": "string"}, "reason": {"type": "string"},
                 "note": {"type": "string"}, "into": {"type": "string"},
+                "override_reason": {"type": "string"},
                 "grant": {"type": "boolean"}}}}}},
-        "responses": {"200": {"description": "the case's new state and version"},
-                      "400": {"description": "not allowed in this state"},
-                      "403": {"description": "wrong role or missing CSRF token"},
-                      "404": {"description": "no such case, or not yours"},
-                      "409": {"description": "someone else changed the case"}}}},
+        "responses": {"200": json_answer("the case's new state and version", {
+                          "type": "object", "required": ["id", "number", "state", "version"],
+                          "properties": {"id": {"type": "integer"},
+                                         "number": {"type": "string"},
+                                         "state": {"type": "string"},
+                                         "version": {"type": "integer"}}}),
+                      "400": error("not allowed in this state"),
+                      "401": error("not logged in"),
+                      "403": error("wrong role, missing CSRF token, or a whistleblower's "
+                                   "case to a unit it may not go to"),
+                      "404": error("no such case, or not yours"),
+                      "409": error("someone else changed the case")}}},
 })

@@ -1,14 +1,14 @@
 """source warnings (a pull that may have skipped items) and the source event trail
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 """
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
 revision = '0011'
-down_revision = '0009'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
