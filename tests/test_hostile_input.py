@@ -219,9 +219,15 @@ def test_a_pulled_item_no_database_can_store_is_quarantined_alone(hub: Any) -> N
              RawItem({"external_id": "p-\ud800", "body": "井盖\ud800缺失"}, "2"),
              RawItem({"external_id": "p-\x00", "body": "a\x00b"}, "3"),
              RawItem({"external_id": "p-4", "body": "道路破损", "extra": {"n": "\udfff"}}, "4")]
-    stats = {"new": 0, "duplicates": 0, "quarantined": 0}
-    _commit(hub, source, items, [], "4", stats)
-    assert stats == {"new": 1, "duplicates": 0, "quarantined": 3}
+    from connectors.registry import connector_class
+
+    hotline = connector_class("hotline")
+    assert hotline is not None
+    connector = hotline("hotline-push", {"url": "http://127.0.0.1:9/workorders"}, None)
+    stats = {"new": 0, "duplicates": 0, "quarantined": 0, "updated": 0, "checkpoint_kept": 0}
+    _commit(hub, connector, source, items, [], "4", stats)
+    assert stats == {"new": 1, "duplicates": 0, "quarantined": 3, "updated": 0,
+                     "checkpoint_kept": 0}
     with hub.sessions() as s:
         kept = list(s.scalars(select(QuarantinedItem).order_by(QuarantinedItem.id)))
         assert [q.external_id for q in kept] == [None, None, "p-4"]
