@@ -1,4 +1,5 @@
-"""Source health: last success, last error, lag, items per day, quarantine, pause."""
+"""Source health: last success, last error, lag, items per day, quarantine, pause, and
+the scheduled pull's lease (running where, last started, stuck or late, and why)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from hub.core import Hub
+from hub.jobs import lease_states
 from hub.models import Appeal, QuarantinedItem, Source, utcnow
 from hub.privacy import mask_text
 
@@ -23,8 +25,10 @@ def source_health(hub: Hub) -> list[dict[str, Any]]:
         held = dict(s.execute(select(QuarantinedItem.source_id, func.count())
                               .where(QuarantinedItem.replayed_at.is_(None))
                               .group_by(QuarantinedItem.source_id)).all())
+        leases = lease_states(s, now)
         out = []
         for src in s.scalars(select(Source).order_by(Source.name)):
+            lease = leases.get(f"pull:{src.name}")
             latest = newest.get(src.id)
             out.append({
                 "name": src.name, "kind": src.kind, "title": src.title,
@@ -36,5 +40,9 @@ def source_health(hub: Hub) -> list[dict[str, Any]]:
                 else None,
                 "lag_minutes": round((now - latest).total_seconds() / 60) if latest else None,
                 "items_last_day": per_day.get(src.id, 0), "quarantined": held.get(src.id, 0),
+                "pull": None if lease is None else {
+                    "state": lease.state, "holder": lease.holder,
+                    "last_started_at": lease.started_at, "last_finished_at": lease.finished_at,
+                    "stuck": lease.stuck},
             })
     return out

@@ -15,12 +15,13 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from hub.api import appeals, openapi
+from hub.api import appeals, openapi, ops
 from hub.api.errors import api_errors
 from hub.bootstrap import api_keys
 from hub.core import Hub
 from hub.intake import IntakeWriter
 from hub.lifecycle.service import CaseService
+from hub.outage import outage_middleware
 from hub.pipeline import Pipeline
 from hub.settings import Settings, load_settings
 
@@ -29,9 +30,13 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or load_settings()
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[api_errors])
+    # outermost first: every answer is counted; API errors become JSON; database
+    # trouble below becomes a 503 with Retry-After before anything calls it a bug
+    app = web.Application(client_max_size=settings.max_body_bytes,
+                          middlewares=[ops.request_metrics, api_errors, outage_middleware])
     app["settings"] = settings
     app.cleanup_ctx.append(_hub_ctx)
+    app.cleanup_ctx.append(ops.metrics_ctx)
     app.cleanup_ctx.append(_intake_ctx)
     app.cleanup_ctx.append(_router_ctx)
     app.cleanup_ctx.append(_http_ctx)
@@ -39,6 +44,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.cleanup_ctx.append(_scheduler_ctx)
     app.add_routes(appeals.routes)
     app.add_routes(openapi.routes)
+    app.add_routes(ops.routes)
     _add_optional_routes(app)
     return app
 
@@ -94,6 +100,7 @@ async def _pipeline_ctx(app: web.Application) -> AsyncIterator[None]:
     pipeline = Pipeline(hub, app["router"])
     app["pipeline"] = pipeline
     task = asyncio.create_task(pipeline.run_forever()) if hub.settings.pipeline_enabled else None
+    app["pipeline_task"] = task  # /readyz: is the worker alive?
     yield
     if task:
         task.cancel()
@@ -106,8 +113,10 @@ async def _scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
     if not hub.settings.scheduler_enabled:
         yield
         return
+    from hub.health import SchedulerBeat
     from hub.scheduler import build_scheduler
 
+    app["scheduler_beat"] = SchedulerBeat()
     scheduler = build_scheduler(app)
     scheduler.start()
     app["scheduler"] = scheduler

@@ -56,8 +56,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
         overrides["host"] = args.host
     settings = settings.with_overrides(**overrides)
     use_uvloop()
+    from sqlalchemy.engine import make_url
+
+    from hub.logs import AccessLogger
+
+    log.info("hub serve %s: database %s, pipeline %s, scheduler %s, leases %.0f s, log %s",
+             settings.instance_name,
+             make_url(settings.resolved_database_url).render_as_string(hide_password=True),
+             "on" if settings.pipeline_enabled else "off",
+             "on" if settings.scheduler_enabled else "off", settings.lease_seconds,
+             settings.log_format)
     web.run_app(create_app(settings), host=settings.host, port=settings.port,
-                access_log=None, print=lambda msg: log.info("%s", msg))
+                access_log_class=AccessLogger, access_log=logging.getLogger("hub.access"),
+                print=lambda msg: log.info("%s", msg.splitlines()[0].strip("= ")))
     return 0
 
 
@@ -369,23 +380,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_misconduct)
 
     from connectors.cli import register as register_pull
+    from hub.ops_cli import register as register_ops
 
     register_pull(sub)
+    register_ops(sub)
     return parser
 
 
 SERVICE_COMMANDS = ("serve", "demo")  # long-running: the hub's own progress lines matter
-HUB_LOGGERS = ("hub", "connectors", "classifiers")
 
 
 def configure_logging(verbose: bool, command: str) -> None:
-    """A command prints what the user asked for: libraries (Alembic, APScheduler) stay
-    at WARNING unless -v; a serving process also logs the hub's own INFO lines."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if not verbose and command in SERVICE_COMMANDS:
-        for name in HUB_LOGGERS:
-            logging.getLogger(name).setLevel(logging.INFO)
+    """Quiet commands, masked lines, JSON in production (hub/logs.py)."""
+    from hub.logs import configure
+
+    try:
+        log_format = load_settings().log_format
+    except SettingsError:
+        log_format = "text"  # the command reports the bad setting itself
+    configure(verbose, command in SERVICE_COMMANDS, log_format)
 
 
 def main(argv: list[str] | None = None) -> int:

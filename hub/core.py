@@ -20,6 +20,7 @@ from hub import search
 from hub.bootstrap import sync_config
 from hub.config import CityConfig, load_config
 from hub.db import is_postgres, make_engine, migrate, session_factory, transaction
+from hub.jobs import LeaseKeeper
 from hub.models import Source, Unit
 from hub.settings import Settings
 
@@ -38,13 +39,20 @@ class Hub:
         default_factory=lambda: ThreadPoolExecutor(max_workers=8, thread_name_prefix="hub-db"))
     source_ids: dict[str, int] = field(default_factory=dict)
     unit_ids: dict[str, int] = field(default_factory=dict)
+    leases: LeaseKeeper = field(init=False)
+
+    def __post_init__(self) -> None:
+        # renews the job leases this process holds while their jobs run (hub/jobs.py)
+        self.leases = LeaseKeeper(self.sessions, self.settings.instance_name,
+                                  self.settings.lease_seconds)
 
     @classmethod
     def open(cls, settings: Settings, *, prepare: bool = True) -> Hub:
         """Load config (failing fast on errors), connect, migrate and sync config."""
         config = load_config(settings.config_dir)
         settings.var_dir.mkdir(parents=True, exist_ok=True)
-        engine = make_engine(settings.resolved_database_url)
+        engine = make_engine(settings.resolved_database_url,
+                             timeout=settings.db_timeout_seconds)
         hub = cls(settings=settings, config=config, engine=engine,
                   sessions=session_factory(engine))
         if prepare:
@@ -82,5 +90,6 @@ class Hub:
         return await loop.run_in_executor(self.pool, functools.partial(fn, *args, **kwargs))
 
     def close(self) -> None:
-        self.pool.shutdown(wait=True)
+        self.pool.shutdown(wait=True)  # running jobs finish, their leases still renewed
+        self.leases.stop()  # then what is still held is released for the others
         self.engine.dispose()

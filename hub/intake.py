@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from hub.core import Hub
 from hub.db import is_postgres, transaction
 from hub.intake_schema import AppealIn
+from hub.outage import OUTAGES, report
 from hub.queue import Enqueued, enqueue
 
 log = logging.getLogger(__name__)
@@ -91,11 +92,13 @@ class IntakeWriter:
         try:
             results = await self.hub.run(self._write, batch)
         except Exception as exc:  # the database refused: every request in it fails
-            log.exception("intake transaction failed for %d requests", len(batch))
+            # (an outage is logged once per burst and answered 503 by the middleware)
+            report(exc, f"intake transaction of {len(batch)} requests", log)
             for req in batch:
                 if not req.future.done():
                     req.future.set_exception(exc)
             return
+        OUTAGES.recovered()
         for req, res in zip(batch, results, strict=True):
             if not req.future.done():
                 req.future.set_result(res)

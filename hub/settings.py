@@ -37,6 +37,11 @@ class Settings:
     session_hours: float = 8.0
     secure_cookies: bool = False
     ledger_key: str | None = None  # lets the parent platform read this hub's ledger
+    lease_seconds: float = 30.0
+    db_timeout_seconds: float = 30.0
+    metrics_token: str | None = None
+    log_format: str = "text"
+    retention_months: int = 24
     instance_name: str = field(default_factory=lambda: f"{os.uname().nodename}:{os.getpid()}")
 
     @property
@@ -64,6 +69,14 @@ class Settings:
                 )
             if not self.database_url:
                 raise SettingsError("HUB_DATABASE_URL must be set in production")
+        if self.log_format not in {"text", "json"}:
+            raise SettingsError(f"HUB_LOG_FORMAT must be text or json, not {self.log_format!r}")
+        if self.lease_seconds < 1 or self.db_timeout_seconds <= 0:
+            raise SettingsError("HUB_LEASE_SECONDS must be >= 1 and HUB_DB_TIMEOUT_SECONDS > 0")
+        if self.retention_months < 0:
+            raise SettingsError("HUB_RETENTION_MONTHS must be >= 0 (0 keeps contact details)")
+        if self.metrics_token is not None and len(self.metrics_token) < 16:
+            raise SettingsError("HUB_METRICS_TOKEN must be at least 16 characters")
         return self
 
 
@@ -109,6 +122,17 @@ ENV_VARS: tuple[EnvVar, ...] = (
            "cookies only over HTTPS (on by default in prod)"),
     EnvVar("HUB_LEDGER_KEY", "ledger_key", str,
            "lets the parent platform read this hub's ledger (`dev-ledger-key` in dev only)"),
+    EnvVar("HUB_LEASE_SECONDS", "lease_seconds", float,
+           "a job's lease lasts this long unless renewed (every third of it) while the job "
+           "runs; a dead process's jobs are taken over after it (30)"),
+    EnvVar("HUB_DB_TIMEOUT_SECONDS", "db_timeout_seconds", float,
+           "wait at most this long for the database (SQLite lock, PostgreSQL connection or "
+           "pool) before answering 503 (30)"),
+    EnvVar("HUB_METRICS_TOKEN", "metrics_token", str,
+           "bearer token for /metrics from other hosts (else loopback only, never via a proxy)"),
+    EnvVar("HUB_LOG_FORMAT", "log_format", str, "text (default) or json: one JSON object a line"),
+    EnvVar("HUB_RETENTION_MONTHS", "retention_months", int,
+           "contact details of cases closed longer ago are anonymised daily (24; 0 keeps them)"),
 )
 
 

@@ -66,9 +66,13 @@ def document() -> dict[str, Any]:
             "responses": {"200": {"description": "the appeal"},
                           "401": _err("missing or unknown API key"),
                           "404": _err("no such appeal for this source")}}},
-        "/healthz": {"get": {"summary": "Liveness and database check",
-                             "responses": {"200": {"description": "ok"},
-                                           "503": _err("database unavailable")}}},
+        "/healthz": {"get": {"summary": "Liveness: the process answers (no database check)",
+                             "responses": {"200": {"description": "ok"}}}},
+        "/readyz": {"get": {"summary": "Readiness, check by check with reasons: database "
+                            "reachable and writable, migrations at head, scheduler, "
+                            "pipeline, queue, job leases",
+                            "responses": {"200": {"description": "ready or degraded"},
+                                          "503": {"description": "not ready (see failed)"}}}},
     }
     for path, ops in _extra_paths.items():
         paths.setdefault(path, {}).update(ops)
