@@ -64,6 +64,8 @@ class Hub:
         """Migrate and load units/sources; safe to run from several processes at once."""
         if is_postgres(self.engine):
             with self.engine.connect() as conn:
+                # processes starting together wait for the one migrating, however long
+                conn.execute(text("SET lock_timeout = 0"))
                 conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK})
                 try:
                     migrate(self.engine)
@@ -72,6 +74,7 @@ class Hub:
                         search.backfill_if_empty(s)
                 finally:
                     conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK})
+                    conn.execute(text("RESET lock_timeout"))
                     conn.commit()
         else:
             migrate(self.engine)

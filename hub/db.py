@@ -45,7 +45,11 @@ def make_engine(url: str, pool_size: int = 8, timeout: float = 30) -> Engine:
         return engine
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
                          pool_timeout=timeout,
-                         connect_args={"connect_timeout": max(1, int(timeout))})
+                         connect_args={"connect_timeout": max(1, int(timeout)),
+                                       # a lock held past the timeout fails the statement
+                                       # (55P03) like SQLite's busy timeout, instead of
+                                       # queueing every request behind it
+                                       "options": f"-c lock_timeout={int(timeout * 1000)}"})
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any, busy_ms: int = 30000) -> None:
