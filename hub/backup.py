@@ -200,6 +200,8 @@ def restore(settings: Settings, folder: Path, overwrite_files: bool = False) -> 
     """Restore a verified backup into the (empty) configured database and var/."""
     manifest = verify(folder)
     url = settings.resolved_database_url
+    if url.startswith("sqlite"):
+        Path(make_url(url).database or "").parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url)
     try:
         if engine.dialect.name != manifest["dialect"]:
