@@ -148,7 +148,10 @@ def _patterns(phone: str | None, name: str | None) -> list[str]:
     escapes them (raw payloads are stored with \\u escapes)."""
     out = []
     if phone:
-        out.append(digits(phone))
+        d = digits(phone)
+        out.append(d)
+        if len(d) == 11:  # as people write mobiles in text: 137-1234-5678, 137 1234 5678
+            out += [f"{d[:3]}{sep}{d[3:7]}{sep}{d[7:]}" for sep in ("-", " ")]
     if name:
         out += [name, json.dumps(name)[1:-1]]
     return [p for p in dict.fromkeys(out) if p]
