@@ -157,6 +157,18 @@ def _copy_sqlite(url: str, target: Path) -> tuple[dict[str, int], str | None]:
     return counts, revision[0] if revision else None
 
 
+def prune(parent: Path, keep: int) -> list[Path]:
+    """Keep the newest ``keep`` complete backups in ``parent`` (hub-<UTC time> folders);
+    remove older ones and leftovers of interrupted runs. Returns what was removed."""
+    folders = sorted(p for p in parent.glob("hub-*") if p.is_dir())
+    complete = [p for p in folders if (p / MANIFEST).exists()]
+    doomed = complete[:-keep] if keep > 0 else []
+    doomed += [p for p in folders if p not in complete and p != folders[-1]]
+    for folder in doomed:
+        shutil.rmtree(folder)
+    return sorted(doomed)
+
+
 def read_manifest(folder: Path) -> dict[str, Any]:
     path = folder / MANIFEST
     if not path.exists():

@@ -39,20 +39,22 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    from hub.backup import BackupError, backup
+    from hub.backup import BackupError, backup, prune
 
     settings = load_settings()
-    out = Path(args.out) if args.out else \
-        settings.var_dir / "backups" / f"hub-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+    parent = Path(args.dir) if args.dir else settings.var_dir / "backups"
+    out = Path(args.out) if args.out else parent / f"hub-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
     try:
         manifest = backup(settings, out)
     except BackupError as exc:
         print(f"hub: {exc}", file=sys.stderr)
         return 1
+    removed = prune(parent, args.keep) if args.keep and not args.out else []
     _print({"backup": str(out), "dialect": manifest["dialect"],
             "revision": manifest["revision"], "rows": sum(manifest["tables"].values()),
             "files": len(manifest["files"]),
-            "bytes": sum(f["bytes"] for f in manifest["files"].values())})
+            "bytes": sum(f["bytes"] for f in manifest["files"].values()),
+            "removed": [str(p) for p in removed]})
     return 0
 
 
@@ -130,7 +132,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     sub.add_parser("jobs", help="scheduled jobs: who runs them, when they last ran, which "
                    "are stuck (exit 1 if any)").set_defaults(fn=cmd_jobs)
     p = sub.add_parser("backup", help="back up the database, router model and reports")
-    p.add_argument("--out", help="new folder (default var/backups/hub-<UTC time>)")
+    p.add_argument("--out", help="new folder for this backup")
+    p.add_argument("--dir", help="make hub-<UTC time> in this folder (default var/backups)")
+    p.add_argument("--keep", type=int, default=0,
+                   help="then keep only the newest N backups in --dir (0: keep all)")
     p.set_defaults(fn=cmd_backup)
     p = sub.add_parser("restore", help="restore a backup into an empty database")
     p.add_argument("folder")

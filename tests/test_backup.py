@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -174,3 +175,17 @@ def test_a_damaged_or_unfinished_backup_is_refused(
         verify(folder)
     with pytest.raises(BackupError, match="not empty"):
         backup(settings, folder)
+
+
+def test_nightly_backups_keep_the_newest(settings: Settings, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    _env(monkeypatch, settings.database_url, settings.var_dir, settings.model_path)
+    parent = tmp_path / "backups"
+    (parent / "hub-00000000T000000Z").mkdir(parents=True)  # an interrupted run's leftover
+    made = []
+    for _ in range(3):
+        assert main(["backup", "--dir", str(parent), "--keep", "2"]) == 0
+        made.append(json.loads(capsys.readouterr().out)["backup"])
+        time.sleep(1.1)  # the folder names are stamped to the second
+    assert sorted(p.name for p in parent.iterdir()) == [Path(m).name for m in made[1:]]

@@ -121,7 +121,7 @@ def test_find_then_erase_leaves_no_trace_of_the_citizen(
         hub: Hub, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     from hub import search
 
-    ids = _citizen_everywhere(hub)
+    _citizen_everywhere(hub)
     _env(monkeypatch, hub)
     assert main(["privacy", "find", "--phone", "137 1234 5678"]) == 0
     found = json.loads(capsys.readouterr().out)["appeals"]
