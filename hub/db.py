@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fcntl
 import functools
+import logging
 import os
 import threading
 import weakref
@@ -158,12 +159,26 @@ def include_object(obj: Any, name: str | None, type_: str, reflected: bool,
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest Alembic revision."""
+    """Bring the schema to the newest Alembic revision this code knows.
+
+    A database already at a revision this code does not know was migrated by a newer
+    release: during a rolling upgrade or after a rollback the older code runs on it
+    (migrations only add, see deploy/README.md), so it is left as it is."""
     from alembic import command
     from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    known = {rev.revision for rev in ScriptDirectory.from_config(cfg).walk_revisions()}
     with engine.begin() as conn:
+        current = set(MigrationContext.configure(conn).get_current_heads())
+        if current - known:
+            logging.getLogger(__name__).warning(
+                "the database is at revision %s, newer than this code knows: not migrating "
+                "(a rolling upgrade or a rollback; see deploy/README.md)",
+                ", ".join(sorted(current - known)))
+            return
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")

@@ -51,6 +51,16 @@ def migration_head() -> str:
     return head
 
 
+@functools.cache
+def known_revisions() -> frozenset[str]:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return frozenset(r.revision for r in ScriptDirectory.from_config(cfg).walk_revisions())
+
+
 class SchedulerBeat:
     """Set by a scheduler job every SCHEDULER_TICK_SECONDS: the scheduler is alive."""
 
@@ -120,8 +130,13 @@ def database_checks(hub: Hub) -> dict[str, dict[str, Any]]:
         out["database"] = _failure(exc)
         return out
     head = migration_head()
-    out["migrations"] = {"ok": current == [head], "current": current, "head": head}
-    if current != [head]:
+    newer = [rev for rev in current if rev not in known_revisions()]
+    out["migrations"] = {"ok": current == [head] or bool(newer), "current": current,
+                         "head": head}
+    if newer:  # a newer release migrated it: this older code runs on (rolling upgrade)
+        out["migrations"]["note"] = (f"the database is at {', '.join(newer)}, newer than this "
+                                     f"code ({head}): finish the upgrade or the rollback")
+    elif current != [head]:
         out["migrations"]["reason"] = (f"the database is at {', '.join(current) or 'nothing'}, "
                                        f"this code needs {head}: run `hub init`")
     try:

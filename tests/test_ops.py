@@ -139,6 +139,10 @@ async def test_readiness_checks_with_reasons(client: Any) -> None:
     try:
         resp = await client.get("/readyz")
         body = await resp.json()
+        with transaction(hub.sessions) as s:  # a newer release migrated it (rollback)
+            s.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+        newer = await client.get("/readyz")
+        Hub.open(hub.settings).close()  # older code starts on a newer schema
     finally:  # PostgreSQL's test database outlives this test
         with transaction(hub.sessions) as s:
             s.execute(text("UPDATE alembic_version SET version_num = :v"),
@@ -146,6 +150,8 @@ async def test_readiness_checks_with_reasons(client: Any) -> None:
     assert resp.status == 503 and resp.headers["Retry-After"]
     assert body["failed"] == ["migrations"] and "hub init" in body["checks"]["migrations"][
         "reason"]
+    assert newer.status == 200
+    assert "newer than this code" in (await newer.json())["checks"]["migrations"]["note"]
 
 
 # -- the database in trouble ---------------------------------------------------------------
