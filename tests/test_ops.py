@@ -346,3 +346,39 @@ async def test_the_access_log_names_routes_not_queries_and_json_lines_are_masked
     warning = next(entry for entry in lines if entry["logger"] == "hub.test")
     assert warning["message"] == "caller 138****5678 id 110101********4"
     assert re.match(r"\d{4}-\d\d-\d\dT", warning["time"]) and warning["level"] == "WARNING"
+
+
+@pytest.mark.slow
+def test_hub_serve_starts_quietly_and_logs_json(settings: Settings) -> None:
+    """Start-up says what runs where, in JSON when asked; no Alembic or APScheduler
+    chatter ("adding job tentatively"), and each request is one access line."""
+    import os
+    import sys
+    import urllib.request
+
+    from benchmarks.util import free_port, wait_for_port
+
+    port = free_port()
+    env = {**os.environ, "HUB_ENV": "test", "HUB_DATABASE_URL": settings.database_url,
+           "HUB_VAR_DIR": str(settings.var_dir), "HUB_MODEL_PATH": str(settings.model_path),
+           "HUB_SCHEDULER": "1", "HUB_LOG_FORMAT": "json"}
+    proc = subprocess.Popen([sys.executable, "-m", "hub.cli", "serve", "--port", str(port)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_for_port(port)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz?who=13812345678") as r:
+            assert r.status == 200
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=30)
+    entries = [json.loads(line) for line in err.decode().splitlines() if line.strip()]
+    messages = [e["message"] for e in entries]
+    assert any(m.startswith("hub serve ") and "scheduler on" in m and "pipeline on" in m
+               for m in messages), messages
+    assert any(m.startswith("Running on http://127.0.0.1:") for m in messages), messages
+    assert not [e for e in entries if e["logger"].startswith(("alembic", "apscheduler"))
+                or "tentatively" in e["message"]], entries
+    [access] = [e for e in entries if e["logger"] == "hub.access"]
+    assert access["route"] == "/healthz" and access["status"] == 200
+    assert "13812345678" not in err.decode() and not out
+    assert len(entries) <= 5, messages

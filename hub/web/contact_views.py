@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from hub.core import Hub
 from hub.db import transaction
 from hub.models import Case, ContactView, PrivacyEvent, User
+from hub.privacy import mask_text
 from hub.web import require_staff
 from hub.web.auth import Staff
 
@@ -36,9 +37,12 @@ def record(sessions: sessionmaker[Session], staff: Staff, case_ids: list[int],
 
 
 def shows_contact(detail: dict[str, Any]) -> bool:
-    """Did this case page/API answer carry the citizen's identity unmasked?"""
-    return not detail["contact_masked"] and bool(detail["contact_name"]
-                                                  or detail["contact_phone"])
+    """Did this case page/API answer carry the citizen's identity unmasked: the contact
+    fields, or a phone or ID number in the text that others see masked?"""
+    if detail["contact_masked"]:
+        return False
+    return bool(detail["contact_name"] or detail["contact_phone"]) or \
+        mask_text(detail["body"] or "") != (detail["body"] or "")
 
 
 def load(session: Session, case_number: str, username: str) -> dict[str, Any]:
