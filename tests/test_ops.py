@@ -382,3 +382,41 @@ def test_hub_serve_starts_quietly_and_logs_json(settings: Settings) -> None:
     assert access["route"] == "/healthz" and access["status"] == 200
     assert "13812345678" not in err.decode() and not out
     assert len(entries) <= 5, messages
+
+
+@pytest.mark.skipif(on_postgres(), reason="fills a small SQLite disk (PostgreSQL's disk is "
+                    "the server's)")
+async def test_a_full_disk_answers_503_and_recovers_once_space_is_freed(
+        settings: Settings, aiohttp_client: Any, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    import shutil
+
+    small = tmp_path / "small"
+    small.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(small)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("mounting a small disk needs root")
+    try:
+        shutil.copy(make_url(settings.database_url).database or "", small / "hub.sqlite3")
+        client = await _app_client(aiohttp_client, settings.with_overrides(
+            database_url=f"sqlite:///{small / 'hub.sqlite3'}"))
+        assert (await _post_many(client, 1, "room"))[0][0] == 201
+        caplog.set_level(logging.INFO)
+        with (small / "filler").open("wb") as fh:  # something else fills the disk
+            try:
+                while True:
+                    fh.write(b"\0" * 65536)
+                    fh.flush()
+            except OSError:
+                pass
+        answers = await _post_many(client, 5, "full")
+        assert {a[0] for a in answers} == {503}
+        assert {a[2]["error"]["code"] for a in answers} == {"database_full"}
+        assert not [r for r in _hub_records(caplog) if r.exc_info]
+        (small / "filler").unlink()
+        assert {a[0] for a in await _post_many(client, 5, "freed")} == {201}
+        with client.app["hub"].sessions() as s:  # nothing of the failed burst was half-kept
+            stored = s.execute(text("SELECT external_id FROM appeal")).scalars().all()
+        assert sorted(stored) == ["freed-0", "freed-1", "freed-2", "freed-3", "freed-4", "room-0"]
+    finally:
+        subprocess.run(["umount", "-l", str(small)], capture_output=True)
