@@ -56,16 +56,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         overrides["host"] = args.host
     settings = settings.with_overrides(**overrides)
     use_uvloop()
-    from sqlalchemy.engine import make_url
+    from hub.logs import AccessLogger, startup_line
 
-    from hub.logs import AccessLogger
-
-    log.info("hub serve %s: database %s, pipeline %s, scheduler %s, leases %.0f s, log %s",
-             settings.instance_name,
-             make_url(settings.resolved_database_url).render_as_string(hide_password=True),
-             "on" if settings.pipeline_enabled else "off",
-             "on" if settings.scheduler_enabled else "off", settings.lease_seconds,
-             settings.log_format)
+    log.info("%s", startup_line(settings))
     web.run_app(create_app(settings), host=settings.host, port=settings.port,
                 access_log_class=AccessLogger, access_log=logging.getLogger("hub.access"),
                 print=lambda msg: log.info("%s", msg.splitlines()[0].strip("= ")))

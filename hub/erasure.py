@@ -97,13 +97,14 @@ class Redactor:
             value = value.replace(ident, REDACTED)
         return _NUMBER.sub(REDACTED, value)
 
-    def data(self, value: Any) -> Any:
-        """A JSON value with personal keys cleared and every string redacted."""
+    def data(self, value: Any, personal_keys: bool = True) -> Any:
+        """A JSON value with every string redacted and, for a channel's raw item
+        (``personal_keys``), the fields that say who the citizen is cleared."""
         if isinstance(value, dict):
-            return {k: None if k.lower() in PERSONAL_KEYS else self.data(v)
-                    for k, v in value.items()}
+            return {k: None if personal_keys and k.lower() in PERSONAL_KEYS
+                    else self.data(v, personal_keys) for k, v in value.items()}
         if isinstance(value, list):
-            return [self.data(v) for v in value]
+            return [self.data(v, personal_keys) for v in value]
         if isinstance(value, str):
             return self.text(value)
         return value
@@ -258,7 +259,7 @@ def _clean_reports(session: Session, redact: Redactor, folder: Path) -> list[str
     for report in session.scalars(select(RankingReport)):
         dumped = json.dumps(report.payload, ensure_ascii=False)
         if any(i in dumped for i in redact.identifiers):
-            report.payload = redact.data(report.payload)
+            report.payload = redact.data(report.payload, personal_keys=False)  # unit names stay
             periods.append(report.period)
             if folder.exists():
                 write_files(report.payload, folder)

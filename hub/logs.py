@@ -86,3 +86,14 @@ class AccessLogger(AbstractAccessLogger):
                   "ms": round(time * 1000, 1)}
         self.logger.info("%s %s %s %s %.1fms", request.method, request.path, response.status,
                          response.body_length, time * 1000, extra=fields)
+
+
+def startup_line(settings: Any) -> str:
+    """What a starting `hub serve` tells the operator: who it is and what it runs."""
+    from sqlalchemy.engine import make_url
+
+    database = make_url(settings.resolved_database_url).render_as_string(hide_password=True)
+    return (f"hub serve {settings.instance_name}: database {database}, pipeline "
+            f"{'on' if settings.pipeline_enabled else 'off'}, scheduler "
+            f"{'on' if settings.scheduler_enabled else 'off'}, leases "
+            f"{settings.lease_seconds:.0f} s, log {settings.log_format}")

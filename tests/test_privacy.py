@@ -153,6 +153,10 @@ def test_find_then_erase_leaves_no_trace_of_the_citizen(
         assert event.reason == "公民申请 2026-001（[已删除]本人来电）"
         assert s.scalars(select(CaseEvent.note).where(CaseEvent.action == "erase")).all() == \
             ["应公民申请删除个人信息：公民申请 2026-001（[已删除]本人来电）"] * 2
+    with hub.sessions() as s:  # the report lost her name, not the units' names
+        report = s.scalars(select(RankingReport)).one()
+        assert report.payload["hot_issues"][0]["label"] == "[已删除] 燃气"
+        assert report.payload["entries"] and all(e["name"] for e in report.payload["entries"])
     for path in (hub.settings.var_dir / "reports").iterdir():
         data = path.read_bytes()
         if path.suffix == ".xlsx":
