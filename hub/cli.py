@@ -60,7 +60,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     log.info("%s", startup_line(settings))
     web.run_app(create_app(settings), host=settings.host, port=settings.port,
-                access_log_class=AccessLogger, access_log=logging.getLogger("hub.access"),
+                access_log_class=AccessLogger,
+                access_log=logging.getLogger("hub.access") if settings.access_log else None,
                 print=lambda msg: log.info("%s", msg.splitlines()[0].strip("= ")))
     return 0
 

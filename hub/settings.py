@@ -41,6 +41,7 @@ class Settings:
     db_timeout_seconds: float = 30.0
     metrics_token: str | None = None
     log_format: str = "text"
+    access_log: bool = True
     retention_months: int = 24
     instance_name: str = field(default_factory=lambda: f"{os.uname().nodename}:{os.getpid()}")
 
@@ -131,6 +132,8 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("HUB_METRICS_TOKEN", "metrics_token", str,
            "bearer token for /metrics from other hosts (else loopback only, never via a proxy)"),
     EnvVar("HUB_LOG_FORMAT", "log_format", str, "text (default) or json: one JSON object a line"),
+    EnvVar("HUB_ACCESS_LOG", "access_log", _bool,
+           "0 turns off `hub serve`'s access log (nginx keeps its own)"),
     EnvVar("HUB_RETENTION_MONTHS", "retention_months", int,
            "contact details of cases closed longer ago are anonymised daily (24; 0 keeps them)"),
 )
