@@ -213,3 +213,18 @@ def test_the_hub_runs_without_writable_executable_memory(settings: Settings) -> 
         proc.terminate()
         _, err = proc.communicate(timeout=30)
     assert proc.returncode in (0, -15), err.decode()[-2000:]
+
+
+def test_the_env_file_and_the_cli_wrapper_are_what_the_hub_reads() -> None:
+    from hub.settings import ENV_VARS
+
+    known = {v.name for v in ENV_VARS}
+    example = (DEPLOY / "hub.env.example").read_text(encoding="utf-8")
+    named = set(re.findall(r"^#? ?(HUB_[A-Z_]+)=", example, flags=re.M))
+    keys = {"HUB_KEY_HOTLINE_PUSH", "HUB_KEY_WEB"}  # named by config/sources.toml
+    assert named - known == keys, named - known
+    assert {"HUB_ENV", "HUB_DATABASE_URL", "HUB_SECRET_KEY", "HUB_CONFIG_DIR"} <= named
+    wrapper = DEPLOY / "hub-cli"
+    assert os.access(wrapper, os.X_OK)
+    assert subprocess.run(["sh", "-n", str(wrapper)]).returncode == 0
+    assert "EnvironmentFile=/etc/hub/hub.env" in wrapper.read_text()
