@@ -34,6 +34,7 @@ from hub.jobs import lease_states
 from hub.lifecycle.states import OPEN_WORK
 from hub.models import Appeal, Case, JobLease, QuarantinedItem, Unit, utcnow
 from hub.outage import OUTAGES, classify
+from hub.scheduler import interval_jobs
 
 QUEUE_STUCK_AFTER = timedelta(minutes=10)
 SCHEDULER_TICK_SECONDS = 10.0
@@ -102,7 +103,8 @@ def database_readings(hub: Hub) -> dict[str, Any]:
             .group_by(Unit.code)).all())
         quarantined = s.scalar(select(func.count()).select_from(QuarantinedItem)
                                .where(QuarantinedItem.replayed_at.is_(None))) or 0
-        leases = {name: st.as_dict() for name, st in lease_states(s).items()}
+        leases = {name: st.as_dict()
+                  for name, st in lease_states(s, only=interval_jobs(hub)).items()}
     return {"queue_depth": depth, "queue_oldest_age": age, "overdue": overdue,
             "quarantined": quarantined, "leases": leases}
 
@@ -156,7 +158,8 @@ def database_checks(hub: Hub) -> dict[str, dict[str, Any]]:
             out["queue"]["reason"] = (f"the oldest of {depth} waiting appeals has waited "
                                       f"{int(age // 60)} min: is any pipeline running?")
         with hub.sessions() as s:
-            stuck = {n: st.stuck for n, st in lease_states(s).items() if st.stuck}
+            stuck = {n: st.stuck for n, st in lease_states(s, only=interval_jobs(hub)).items()
+                     if st.stuck}
         out["jobs"] = {"ok": not stuck}
         if stuck:
             out["jobs"]["reason"] = "; ".join(f"{n}: {why}" for n, why in sorted(stuck.items()))

@@ -302,7 +302,11 @@ def lease_state(row: JobLease, now: datetime) -> LeaseState:
                       row.every_seconds, row.last_error, row.takeovers, stuck)
 
 
-def lease_states(session: Session, now: datetime | None = None) -> dict[str, LeaseState]:
+def lease_states(session: Session, now: datetime | None = None,
+                 only: set[str] | None = None) -> dict[str, LeaseState]:
+    """Every lease's state; ``only`` keeps the jobs still scheduled (a removed source's
+    old lease is neither running nor late)."""
     now = now or utcnow()
     return {row.name: lease_state(row, now)
-            for row in session.scalars(select(JobLease).order_by(JobLease.name))}
+            for row in session.scalars(select(JobLease).order_by(JobLease.name))
+            if only is None or row.name in only}

@@ -23,11 +23,12 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     from hub.core import Hub
     from hub.jobs import lease_states
     from hub.models import JobRun
+    from hub.scheduler import interval_jobs
 
     hub = Hub.open(load_settings())
     try:
         with hub.sessions() as s:
-            leases = [st.as_dict() for st in lease_states(s).values()]
+            leases = [st.as_dict() for st in lease_states(s, only=interval_jobs(hub)).values()]
             runs = [{"job": r.job, "period": r.period, "holder": r.holder,
                      "started_at": r.started_at, "finished_at": r.finished_at,
                      "result": r.result}

@@ -69,6 +69,18 @@ def retention_job(hub: Hub, every: float | None = None) -> dict[str, int] | None
                          lambda: apply_retention(hub), every=every)
 
 
+def interval_jobs(hub: Hub) -> set[str]:
+    """The lease names of the interval jobs this configuration schedules."""
+    names = {"deadline-check", "search-index"}
+    if hub.settings.retention_months > 0:
+        names.add("privacy-retention")
+    from connectors.runner import CONNECTORS
+
+    names.update(f"pull:{s.name}" for s in hub.config.sources
+                 if s.kind in CONNECTORS and s.interval_seconds > 0 and s.enabled)
+    return names
+
+
 def build_scheduler(app: web.Application) -> AsyncIOScheduler:
     hub: Hub = app["hub"]
     scheduler = AsyncIOScheduler(timezone=hub.config.deadlines.timezone)

@@ -8,6 +8,7 @@ same with real `hub serve` processes and SIGKILL.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -146,6 +147,13 @@ def test_a_stuck_pull_shows_in_source_health_and_hub_jobs(
                        "HUB_VAR_DIR": str(a.settings.var_dir),
                        "HUB_MODEL_PATH": str(a.settings.model_path)}.items():
         monkeypatch.setenv(key, value)
+    assert main(["jobs"]) == 0  # "web" is no longer pulled: its old lease is not a job
+    assert '"pull:web"' not in capsys.readouterr().out
+    with transaction(a.sessions) as s:  # the deadline check's process died too
+        s.add(JobLease(name="deadline-check", holder="host-z:99", until=utcnow() - timedelta(
+            minutes=1), started_at=utcnow() - timedelta(minutes=3), every_seconds=600,
+            takeovers=0))
     assert main(["jobs"]) == 1  # something is stuck: a monitoring script can tell
-    out = capsys.readouterr().out
-    assert '"pull:web"' in out and "host-z:99" in out
+    jobs = json.loads(capsys.readouterr().out)["interval_jobs"]
+    assert [(j["name"], j["state"]) for j in jobs] == [("deadline-check", "expired")]
+    assert "host-z:99" in jobs[0]["stuck"]

@@ -351,8 +351,9 @@ async def sources_page(request: web.Request) -> web.StreamResponse:
                      for q in s.scalars(select(QuarantinedItem)
                                         .order_by(QuarantinedItem.id.desc()).limit(200))]
             from hub.jobs import lease_states
+            from hub.scheduler import interval_jobs
 
-            jobs = [st.as_dict() for st in lease_states(s).values()]
+            jobs = [st.as_dict() for st in lease_states(s, only=interval_jobs(hub)).values()]
             return {"sources": sources, "quarantine": items, "jobs": jobs}
 
     return aiohttp_jinja2.render_template("admin_sources.html", request, await hub.run(load))
