@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import os
+import random
 import socket
 import time
 
 
 def free_port() -> int:
+    """A free local port; from ``HUB_TEST_PORTS`` (e.g. 18300-18399) when set, so runs
+    sharing a machine can keep to the ports they were given."""
+    span = os.environ.get("HUB_TEST_PORTS", "")
+    if span:
+        low, high = (int(p) for p in span.split("-"))
+        for port in random.sample(range(low, high + 1), high - low + 1):
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+        raise RuntimeError(f"no free port in HUB_TEST_PORTS={span}")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])

@@ -8,6 +8,9 @@ Two different ages, named plainly:
   last item). A growing lag means the channel is not reaching the hub.
 - ``newest_item_age_minutes``: how old its newest item is, by the time the channel
   gave it. A quiet board can have old items and no lag.
+
+The scheduled pull's lease shows where it runs, when it last started and whether
+it is stuck or late, and why.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from sqlalchemy import func, select
 
 from connectors.registry import connector_class
 from hub.core import Hub
+from hub.jobs import lease_states
 from hub.models import Appeal, QuarantinedItem, Source, utcnow
 from hub.privacy import mask_text
 
@@ -40,8 +44,10 @@ def source_health(hub: Hub) -> list[dict[str, Any]]:
         held = dict(s.execute(select(QuarantinedItem.source_id, func.count())
                               .where(QuarantinedItem.replayed_at.is_(None))
                               .group_by(QuarantinedItem.source_id)).all())
+        leases = lease_states(s, now)
         out = []
         for src in s.scalars(select(Source).order_by(Source.name)):
+            lease = leases.get(f"pull:{src.name}")
             pulled = connector_class(src.kind) is not None
             delivered = src.last_success_at if pulled else arrived.get(src.id)
             paused = src.paused_until if src.paused_until and src.paused_until > now else None
@@ -51,6 +57,8 @@ def source_health(hub: Hub) -> list[dict[str, Any]]:
                 status = "paused"
             elif src.consecutive_failures:
                 status = "failing"
+            elif lease is not None and lease.stuck:
+                status = "stuck"
             elif src.last_warning:
                 status = "warning"
             elif pulled and src.last_success_at is None:
@@ -68,5 +76,9 @@ def source_health(hub: Hub) -> list[dict[str, Any]]:
                 "lag_minutes": _minutes(now, delivered),
                 "newest_item_age_minutes": _minutes(now, newest.get(src.id)),
                 "items_last_day": per_day.get(src.id, 0), "quarantined": held.get(src.id, 0),
+                "pull": None if lease is None else {
+                    "state": lease.state, "holder": lease.holder,
+                    "last_started_at": lease.started_at, "last_finished_at": lease.finished_at,
+                    "stuck": lease.stuck},
             })
     return out

@@ -1,5 +1,6 @@
-"""Pulls inside `hub serve`: each source with an interval runs on APScheduler, in one
-process at a time (a lease row in the database), and not while its circuit is open.
+"""Pulls inside `hub serve`: each source with an interval runs on APScheduler, once per
+interval across all processes (a lease row in the database that records the last
+pull, renewed while the pull runs: hub/jobs.py), and not while its circuit is open.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from connectors.registry import connector_class
 from connectors.runner import pull
+from hub import metrics
 from hub.core import Hub
+from hub.jobs import acquire_lease, release_lease
 from hub.models import Source, utcnow
-from hub.scheduler import acquire_lease, release_lease, stops_quietly
+from hub.outage import guarded, report
 
 log = logging.getLogger(__name__)
 
@@ -27,23 +30,38 @@ def _paused(hub: Hub, name: str) -> datetime | None:
     return until if until and until > utcnow() else None
 
 
-@stops_quietly
 async def scheduled_pull(app: web.Application, name: str) -> dict[str, Any] | None:
     hub: Hub = app["hub"]
     lease = f"pull:{name}"
-    if not await hub.run(acquire_lease, hub, lease, timedelta(minutes=30)):
-        return None  # another process is pulling this source
+    every = hub.config.source(name).interval_seconds or None
+    if not await hub.run(acquire_lease, hub, lease, None, None, every):
+        return None  # another process is pulling this source, or did this interval
+    error: str | None = None
     try:
         until = await hub.run(_paused, hub, name)
         if until is not None:
             log.info("source %s is paused until %s after repeated failures", name, until)
+            metrics.PULLS.labels(name, "paused").inc()
             return None
         summary = await pull(hub, name, app["http"])
+        error = summary["error"]
+        metrics.PULLS.labels(name, "error" if error else "ok").inc()
+        metrics.job_finished(lease, summary["seconds"], not error)
+        for key, result in (("new", "new"), ("duplicates", "duplicate"),
+                            ("quarantined", "quarantined")):
+            metrics.PULL_ITEMS.labels(name, result).inc(summary[key])
         log.info("pulled %s: %s", name, {k: summary[k] for k in ("new", "duplicates",
                                                                "quarantined", "error")})
         return summary
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        metrics.PULLS.labels(name, "error").inc()
+        raise
     finally:
-        await hub.run(release_lease, hub, lease)
+        try:
+            await hub.run(release_lease, hub, lease, error)
+        except Exception as exc:  # the lease then expires by itself
+            report(exc, f"releasing lease {lease}", log)
 
 
 def add_pull_jobs(scheduler: AsyncIOScheduler, app: web.Application) -> list[str]:
@@ -51,7 +69,11 @@ def add_pull_jobs(scheduler: AsyncIOScheduler, app: web.Application) -> list[str
     names = []
     for spec in hub.config.sources:
         if connector_class(spec.kind) is not None and spec.interval_seconds > 0 and spec.enabled:
-            scheduler.add_job(scheduled_pull, "interval", args=[app, spec.name],
+
+            async def run(name: str = spec.name) -> None:
+                await scheduled_pull(app, name)
+
+            scheduler.add_job(guarded(f"pull:{spec.name}", run), "interval",
                               seconds=spec.interval_seconds, id=f"pull:{spec.name}",
                               next_run_time=datetime.now(scheduler.timezone)
                               + timedelta(seconds=2), max_instances=1, coalesce=True)

@@ -15,12 +15,13 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from hub.api import appeals, openapi
+from hub.api import appeals, openapi, ops
 from hub.api.errors import api_errors
 from hub.bootstrap import api_keys
 from hub.core import Hub
 from hub.intake import IntakeWriter
 from hub.lifecycle.service import CaseService
+from hub.outage import outage_middleware
 from hub.pipeline import Pipeline
 from hub.security.clients import client_middleware, parse_networks
 from hub.security.headers import security_headers
@@ -32,13 +33,17 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or load_settings()
-    # outermost first: security headers reach every response, errors included; the
-    # client's real address is known before any handler or limit reads it
+    # outermost first: every answer is counted and carries the security headers (errors
+    # included); the client's real address is known before any handler or limit reads
+    # it; API errors become JSON; database trouble below becomes a 503 with Retry-After
+    # before anything calls it a bug
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[
-        security_headers, url_guard,
-        client_middleware(parse_networks(settings.trusted_proxies)), api_errors])
+        ops.request_metrics, security_headers, url_guard,
+        client_middleware(parse_networks(settings.trusted_proxies)), api_errors,
+        outage_middleware])
     app["settings"] = settings
     app.cleanup_ctx.append(_hub_ctx)
+    app.cleanup_ctx.append(ops.metrics_ctx)
     app.cleanup_ctx.append(_intake_ctx)
     app.cleanup_ctx.append(_router_ctx)
     app.cleanup_ctx.append(_http_ctx)
@@ -46,6 +51,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.cleanup_ctx.append(_scheduler_ctx)
     app.add_routes(appeals.routes)
     app.add_routes(openapi.routes)
+    app.add_routes(ops.routes)
     _add_optional_routes(app)
     return app
 
@@ -102,6 +108,7 @@ async def _pipeline_ctx(app: web.Application) -> AsyncIterator[None]:
     pipeline = Pipeline(hub, app["router"])
     app["pipeline"] = pipeline
     task = asyncio.create_task(pipeline.run_forever()) if hub.settings.pipeline_enabled else None
+    app["pipeline_task"] = task  # /readyz: is the worker alive?
     yield
     if task:
         task.cancel()
@@ -114,8 +121,10 @@ async def _scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
     if not hub.settings.scheduler_enabled:
         yield
         return
+    from hub.health import SchedulerBeat
     from hub.scheduler import build_scheduler
 
+    app["scheduler_beat"] = SchedulerBeat()
     scheduler = build_scheduler(app)
     scheduler.start()
     app["scheduler"] = scheduler

@@ -56,8 +56,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         overrides["host"] = args.host
     settings = settings.with_overrides(**overrides).check()  # e.g. --host 0.0.0.0
     use_uvloop()
+    from hub.logs import AccessLogger, startup_line
+
+    log.info("%s", startup_line(settings))
     web.run_app(create_app(settings), host=settings.host, port=settings.port,
-                access_log=None, print=lambda msg: log.info("%s", msg))
+                access_log_class=AccessLogger,
+                access_log=logging.getLogger("hub.access") if settings.access_log else None,
+                print=lambda msg: log.info("%s", msg.splitlines()[0].strip("= ")))
     return 0
 
 
@@ -369,26 +374,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_misconduct)
 
     from connectors.cli import register as register_pull
+    from hub.ops_cli import register as register_ops
 
     register_pull(sub)
+    register_ops(sub)
     return parser
 
 
 SERVICE_COMMANDS = ("serve", "demo")  # long-running: the hub's own progress lines matter
-HUB_LOGGERS = ("hub", "connectors", "classifiers")
 
 
 def configure_logging(verbose: bool, command: str) -> None:
-    """A command prints what the user asked for: libraries (Alembic, APScheduler) stay
-    at WARNING unless -v; a serving process also logs the hub's own INFO lines."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from hub.privacy import install_log_masking
+    """Quiet commands, masked lines, JSON in production (hub/logs.py)."""
+    from hub.logs import configure
 
-    install_log_masking()  # no phone, ID, e-mail or self-introduced name in any log line
-    if not verbose and command in SERVICE_COMMANDS:
-        for name in HUB_LOGGERS:
-            logging.getLogger(name).setLevel(logging.INFO)
+    try:
+        log_format = load_settings().log_format
+    except SettingsError:
+        log_format = "text"  # the command reports the bad setting itself
+    configure(verbose, command in SERVICE_COMMANDS, log_format)
 
 
 def main(argv: list[str] | None = None) -> int:

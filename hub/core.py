@@ -24,6 +24,7 @@ from hub import search
 from hub.bootstrap import sync_config
 from hub.config import CityConfig, load_config
 from hub.db import is_postgres, make_engine, migrate, session_factory, transaction
+from hub.jobs import LeaseKeeper
 from hub.models import Source, Unit
 from hub.security.passwords import PasswordVerifier
 from hub.settings import Settings
@@ -44,6 +45,12 @@ class Hub:
     passwords: PasswordVerifier = field(default_factory=PasswordVerifier)
     source_ids: dict[str, int] = field(default_factory=dict)
     unit_ids: dict[str, int] = field(default_factory=dict)
+    leases: LeaseKeeper = field(init=False)
+
+    def __post_init__(self) -> None:
+        # renews the job leases this process holds while their jobs run (hub/jobs.py)
+        self.leases = LeaseKeeper(self.sessions, self.settings.instance_name,
+                                  self.settings.lease_seconds)
 
     @classmethod
     def open(cls, settings: Settings, *, prepare: bool = True) -> Hub:
@@ -52,7 +59,8 @@ class Hub:
         config = load_config(settings.config_dir)
         check_sources(config)
         settings.var_dir.mkdir(parents=True, exist_ok=True)
-        engine = make_engine(settings.resolved_database_url)
+        engine = make_engine(settings.resolved_database_url,
+                             timeout=settings.db_timeout_seconds)
         hub = cls(settings=settings, config=config, engine=engine,
                   sessions=session_factory(engine))
         if prepare:
@@ -64,6 +72,8 @@ class Hub:
         """Migrate and load units/sources; safe to run from several processes at once."""
         if is_postgres(self.engine):
             with self.engine.connect() as conn:
+                # processes starting together wait for the one migrating, however long
+                conn.execute(text("SET lock_timeout = 0"))
                 conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK})
                 try:
                     migrate(self.engine)
@@ -72,6 +82,7 @@ class Hub:
                         search.backfill_if_empty(s)
                 finally:
                     conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK})
+                    conn.execute(text("RESET lock_timeout"))
                     conn.commit()
         else:
             migrate(self.engine)
@@ -90,6 +101,7 @@ class Hub:
         return await loop.run_in_executor(self.pool, functools.partial(fn, *args, **kwargs))
 
     def close(self) -> None:
-        self.pool.shutdown(wait=True)
+        self.pool.shutdown(wait=True)  # running jobs finish, their leases still renewed
+        self.leases.stop()  # then what is still held is released for the others
         self.passwords.close()
         self.engine.dispose()

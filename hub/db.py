@@ -7,6 +7,8 @@ parts of the hub, so the event loop never blocks on I/O.
 from __future__ import annotations
 
 import fcntl
+import functools
+import logging
 import os
 import threading
 import weakref
@@ -23,23 +25,35 @@ from sqlalchemy.pool import NullPool
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
-def make_engine(url: str, pool_size: int = 8) -> Engine:
-    """Create an engine; SQLite files get WAL mode and a busy timeout."""
+def make_engine(url: str, pool_size: int = 8, timeout: float = 30) -> Engine:
+    """Create an engine; SQLite files get WAL mode and a busy timeout.
+
+    ``timeout`` bounds every wait for the database: SQLite's lock, PostgreSQL's
+    connection and a free connection in the pool. Past it the caller gets an error
+    (answered 503 with Retry-After, hub/outage.py) instead of hanging."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+        engine = create_engine(url, connect_args={"check_same_thread": False,
+                                                  "timeout": timeout},
                                poolclass=NullPool if path == ":memory:" else None)
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", functools.partial(_sqlite_pragmas,
+                                                          busy_ms=int(timeout * 1000)))
         event.listen(engine, "begin", _sqlite_begin_immediate)
         if path and path != ":memory:":
             _GATES[engine] = WriteGate(Path(f"{path}.write-lock"))
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
+                         pool_timeout=timeout,
+                         connect_args={"connect_timeout": max(1, int(timeout)),
+                                       # a lock held past the timeout fails the statement
+                                       # (55P03) like SQLite's busy timeout, instead of
+                                       # queueing every request behind it
+                                       "options": f"-c lock_timeout={int(timeout * 1000)}"})
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any, busy_ms: int = 30000) -> None:
     # Let SQLAlchemy issue BEGIN itself (see _sqlite_begin_immediate).
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
@@ -48,7 +62,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # lose the last transactions. Set HUB_SQLITE_SYNC=FULL-equivalent in deploy if needed.
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={busy_ms}")
     cur.close()
 
 
@@ -145,12 +159,26 @@ def include_object(obj: Any, name: str | None, type_: str, reflected: bool,
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest Alembic revision."""
+    """Bring the schema to the newest Alembic revision this code knows.
+
+    A database already at a revision this code does not know was migrated by a newer
+    release: during a rolling upgrade or after a rollback the older code runs on it
+    (migrations only add, see deploy/README.md), so it is left as it is."""
     from alembic import command
     from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    known = {rev.revision for rev in ScriptDirectory.from_config(cfg).walk_revisions()}
     with engine.begin() as conn:
+        current = set(MigrationContext.configure(conn).get_current_heads())
+        if current - known:
+            logging.getLogger(__name__).warning(
+                "the database is at revision %s, newer than this code knows: not migrating "
+                "(a rolling upgrade or a rollback; see deploy/README.md)",
+                ", ".join(sorted(current - known)))
+            return
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")

@@ -26,11 +26,12 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from hub.core import Hub
 from hub.db import is_postgres, transaction
 from hub.intake_schema import AppealIn
+from hub.outage import OUTAGES, classify, report
 from hub.queue import Enqueued, enqueue
 
 log = logging.getLogger(__name__)
@@ -40,8 +41,21 @@ class Unstorable(ValueError):
     """The database refused this request's items, alone in their own transaction."""
 
 
-# the database is down or locked: not the fault of any one request's data
-UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError)
+# what a request's own content can make the database refuse (a lone surrogate that
+# cannot be encoded, a value too long or malformed for its column)
+DATA_FAULTS = (UnicodeError, DataError, IntegrityError)
+
+
+def _data_fault(exc: BaseException) -> bool:
+    """Is ``exc`` (or what it wraps) the database refusing the data itself?"""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, DATA_FAULTS):
+            return True
+        seen.add(id(current))
+        current = getattr(current, "orig", None) or current.__cause__
+    return False
 
 
 @dataclass
@@ -107,21 +121,27 @@ class IntakeWriter:
     async def _commit(self, batch: list[_Request]) -> None:
         try:
             results = await self.hub.run(self._write, batch)
-        except UNAVAILABLE as exc:  # the database is unavailable: every request fails
-            log.error("intake transaction failed for %d requests: %s", len(batch),
-                      type(exc).__name__)
-            for req in batch:
-                if not req.future.done():
-                    req.future.set_exception(exc)
-            return
         except Exception as exc:
-            if len(batch) == 1:
-                self._refused(batch[0], exc)
-                return
-            log.warning("intake transaction of %d requests failed (%s); writing them one "
-                        "by one", len(batch), type(exc).__name__)
-            await asyncio.gather(*(self._commit([req]) for req in batch))
+            if classify(exc) is not None:  # the database is away: every request fails
+                # (logged once per burst; the middleware answers each with 503)
+                report(exc, f"intake transaction of {len(batch)} requests", log)
+                for req in batch:
+                    if not req.future.done():
+                        req.future.set_exception(exc)
+            elif len(batch) == 1:
+                if _data_fault(exc):
+                    self._refused(batch[0], exc)
+                else:  # not the request's fault: a bug, logged with its traceback
+                    report(exc, "intake transaction of 1 request", log)
+                    if not batch[0].future.done():
+                        batch[0].future.set_exception(exc)
+            else:  # something in the data: write the requests one by one so only the
+                # guilty one fails, never its neighbours in the group commit
+                log.warning("intake transaction of %d requests failed (%s); writing them "
+                            "one by one", len(batch), type(exc).__name__)
+                await asyncio.gather(*(self._commit([req]) for req in batch))
             return
+        OUTAGES.recovered()
         for req, res in zip(batch, results, strict=True):
             if not req.future.done():
                 req.future.set_result(res)

@@ -83,6 +83,9 @@ class Appeal(SQLModel, table=True):
     claimed_by: str | None = Field(default=None, max_length=64)
     attempts: int = 0
     duplicate_of_id: int | None = Field(default=None, foreign_key="appeal.id")
+    # set when the citizen's personal data was erased (on request) or its contact
+    # details expired (retention); the retention job skips appeals already done
+    anonymised_at: datetime | None = None
 
 
 class QuarantinedItem(SQLModel, table=True):
@@ -285,15 +288,26 @@ class SearchBacklog(SQLModel, table=True):
 
 
 class JobLease(SQLModel, table=True):
-    """Who may run a scheduled job right now, across processes sharing a database."""
+    """Who runs an interval job right now, and when it last started, across processes.
+
+    The holder renews ``until`` while the job runs (hub/jobs.py); a holder that dies
+    stops renewing and the next process takes the lease over once ``until`` passed.
+    ``started_at`` + ``every_seconds`` make an interval job run once per interval
+    however many processes' schedulers wake up for it."""
 
     name: str = Field(primary_key=True, max_length=80)
     holder: str | None = Field(default=None, max_length=120)
     until: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    every_seconds: int | None = None
+    last_error: str | None = Field(default=None, max_length=300)
+    takeovers: int = 0  # times the lease was taken from a holder that stopped renewing it
 
 
 class JobRun(SQLModel, table=True):
-    """A periodic job's run for one period: the unique row makes it run once."""
+    """A periodic job's run for one period: the unique row makes it run once; ``until``
+    is renewed while it runs, so a run whose process died can be taken over."""
 
     __table_args__ = (UniqueConstraint("job", "period", name="uq_job_run_period"),)
     id: int | None = Field(default=None, primary_key=True)
@@ -302,6 +316,7 @@ class JobRun(SQLModel, table=True):
     holder: str = Field(max_length=120)
     started_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
+    until: datetime | None = None
     result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
 
 
@@ -337,3 +352,31 @@ class AppealBand(SQLModel, table=True):
     key: int = Field(sa_column=Column(BigInteger, nullable=False))
     appeal_id: int = Field(foreign_key="appeal.id", index=True)
     received_at: datetime
+
+
+class ContactView(SQLModel, table=True):
+    """A staff member saw a citizen's unmasked contact details (page, API or export):
+    who, which case, when. Admins read this log on /admin/contact-views."""
+
+    __table_args__ = (Index("ix_contactview_case_at", "case_id", "at"),
+                      Index("ix_contactview_at", "at"))
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow)
+    user_id: int | None = Field(default=None, foreign_key="user.id")
+    username: str = Field(max_length=60)
+    role: str = Field(max_length=20)
+    case_id: int = Field(foreign_key="work_order.id")
+    via: str = Field(max_length=10)  # page | api | export
+
+
+class PrivacyEvent(SQLModel, table=True):
+    """An erasure or a retention run: who, why, how many appeals and which cases.
+    Never what was erased (no name, phone or text)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow)
+    actor: str = Field(max_length=120)
+    action: str = Field(max_length=20)  # erase | retention
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    appeals: int = 0
+    cases: list[str] | None = Field(default=None, sa_column=Column(JSON))

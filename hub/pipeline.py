@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,12 +20,13 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from classifiers.text import compose
-from hub import search
+from hub import metrics, search
 from hub.core import Hub
 from hub.db import transaction
 from hub.dedupe import find_originals, fingerprint
 from hub.lifecycle.service import CaseService, RouteDecision
 from hub.models import Appeal, Case, CaseEvent
+from hub.outage import OUTAGES, report
 from hub.queue import claim, finish
 
 log = logging.getLogger(__name__)
@@ -128,11 +130,17 @@ class Pipeline:
 
     async def run_forever(self, idle_seconds: float = 0.5) -> None:
         while True:
+            started = time.perf_counter()
             try:
                 result = await self.hub.run(self.run_once)
-            except Exception:
-                log.exception("pipeline batch failed; retrying shortly")
+            except Exception as exc:  # an outage is logged once per burst, a bug each time
+                report(exc, "pipeline batch", log)
                 await asyncio.sleep(5)
                 continue
+            OUTAGES.recovered()
+            if result.claimed:
+                metrics.PIPELINE_APPEALS.inc(result.claimed)
+                metrics.PIPELINE_CASES.inc(result.opened)
+                metrics.PIPELINE_SECONDS.observe(time.perf_counter() - started)
             if result.claimed == 0:
                 await asyncio.sleep(idle_seconds)

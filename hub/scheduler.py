@@ -1,15 +1,15 @@
 """APScheduler 3 inside ``hub serve``, one in-memory job store per process.
 
-Job stores are never shared between processes; instead every run is guarded in
-the database: interval jobs by a lease row (one holder at a time, expiring if the
-holder dies), calendar jobs by a unique (job, period) row so a week's ranking is
-made once however many processes wake up on Monday.
+Job stores are never shared between processes; every run is guarded in the
+database instead (hub/jobs.py): interval jobs by a lease row that is renewed while
+the job runs and records when it last started, so each runs once per interval
+across all processes and a dead process's job is taken over within
+``HUB_LEASE_SECONDS``; calendar jobs by a unique (job, period) row so a week's
+ranking is made once however many processes wake up on Monday.
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -17,90 +17,21 @@ from typing import Any
 
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import or_, text, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy import text
 
 from hub.core import Hub
-from hub.db import insert_ignoring_conflicts, is_postgres, transaction
-from hub.models import JobLease, JobRun, utcnow
+from hub.db import is_postgres, transaction
+from hub.jobs import run_exclusive, run_once_per_period
+from hub.outage import guarded
 
 log = logging.getLogger(__name__)
+DEADLINE_EVERY = 600.0  # seconds
+SEARCH_INDEX_EVERY = 5.0
+RETENTION_EVERY = 86_400.0
 
 
-def stops_quietly(job: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-    """A scheduled coroutine that ends without a traceback when shutdown cancels it
-    (APScheduler logs any BaseException from a job as a crash; Ctrl-C is not one).
-    The job's own lease and transaction make an interrupted run safe to repeat."""
-
-    @functools.wraps(job)
-    async def run(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return await job(*args, **kwargs)
-        except asyncio.CancelledError:
-            log.info("%s interrupted by shutdown", getattr(job, "__name__", "job"))
-            return None
-
-    return run
-
-
-def acquire_lease(hub: Hub, name: str, ttl: timedelta, now: datetime | None = None) -> bool:
-    """Take the named lease if it is free or expired; True when this process holds it."""
-    now = now or utcnow()
-    holder = hub.settings.instance_name
-    with transaction(hub.sessions) as s:
-        insert_ignoring_conflicts(s, JobLease.__table__, [{"name": name, "holder": None,
-                                                           "until": None}], ["name"],
-                                  [JobLease.__table__.c.name])
-        got = s.execute(update(JobLease).where(
-            JobLease.name == name,
-            or_(JobLease.until.is_(None), JobLease.until < now, JobLease.holder == holder))
-            .values(holder=holder, until=now + ttl).returning(JobLease.name)).first()
-    return got is not None
-
-
-def release_lease(hub: Hub, name: str) -> None:
-    with transaction(hub.sessions) as s:
-        s.execute(update(JobLease).where(JobLease.name == name,
-                                         JobLease.holder == hub.settings.instance_name)
-                  .values(until=None, holder=None))
-
-
-def run_exclusive(hub: Hub, name: str, ttl: timedelta, fn: Callable[[], Any]) -> Any:
-    """Run ``fn`` only if no other process is running the same job right now."""
-    if not acquire_lease(hub, name, ttl):
-        log.debug("job %s is running elsewhere; skipped", name)
-        return None
-    try:
-        return fn()
-    finally:
-        release_lease(hub, name)
-
-
-def run_once_per_period(hub: Hub, job: str, period: str,
-                        fn: Callable[[Session], dict[str, Any]]) -> dict[str, Any] | None:
-    """Claim (job, period) with a unique row; the work and its result commit together."""
-    try:
-        with transaction(hub.sessions) as s:
-            run = JobRun(job=job, period=period, holder=hub.settings.instance_name)
-            s.add(run)
-            s.flush()
-    except IntegrityError:
-        log.info("%s for %s already ran or is running", job, period)
-        return None
-    try:
-        with transaction(hub.sessions) as s:
-            result = fn(s)
-            s.execute(update(JobRun).where(JobRun.id == run.id)
-                      .values(finished_at=utcnow(), result=result))
-        return result
-    except Exception:
-        with transaction(hub.sessions) as s:  # free the period so a later run can retry
-            s.query(JobRun).filter(JobRun.id == run.id).delete()
-        raise
-
-
-def deadline_job(hub: Hub) -> dict[str, int] | None:
+def deadline_job(hub: Hub, every: float | None = None) -> dict[str, int] | None:
+    """Mark due-soon and overdue cases (once per ``every`` seconds across processes)."""
     from hub.lifecycle.calendar import WorkCalendar
     from hub.lifecycle.deadlines import check_deadlines
 
@@ -117,40 +48,66 @@ def deadline_job(hub: Hub) -> dict[str, int] | None:
         log.info("deadline check: %s", result)
         return result
 
-    return run_exclusive(hub, "deadline-check", timedelta(minutes=30), work)
+    return run_exclusive(hub, "deadline-check", work, every=every)  # type: ignore[no-any-return]
 
 
-def search_index_job(hub: Hub) -> int | None:
+def search_index_job(hub: Hub, every: float | None = None) -> int | None:
     """Index the appeals the pipeline has opened cases for since the last run."""
     from hub import search
 
-    return run_exclusive(hub, "search-index", timedelta(minutes=10),
-                         lambda: search.index_backlog(hub.sessions, limit=100_000))
+    return run_exclusive(hub, "search-index",  # type: ignore[no-any-return]
+                         lambda: search.index_backlog(hub.sessions, limit=100_000), every=every)
+
+
+def retention_job(hub: Hub, every: float | None = None) -> dict[str, int] | None:
+    """Anonymise contact details of cases closed more than HUB_RETENTION_MONTHS ago."""
+    from hub.erasure import apply_retention
+
+    if hub.settings.retention_months <= 0:
+        return None
+    return run_exclusive(hub, "privacy-retention",  # type: ignore[no-any-return]
+                         lambda: apply_retention(hub), every=every)
+
+
+def interval_jobs(hub: Hub) -> set[str]:
+    """The lease names of the interval jobs this configuration schedules."""
+    names = {"deadline-check", "search-index"}
+    if hub.settings.retention_months > 0:
+        names.add("privacy-retention")
+    from connectors.registry import connector_class
+
+    names.update(f"pull:{s.name}" for s in hub.config.sources
+                 if connector_class(s.kind) is not None and s.interval_seconds > 0 and s.enabled)
+    return names
 
 
 def build_scheduler(app: web.Application) -> AsyncIOScheduler:
     hub: Hub = app["hub"]
     scheduler = AsyncIOScheduler(timezone=hub.config.deadlines.timezone)
-    # a line per run of a 5-second job drowns the log; failures are still logged
-    logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
+    now = datetime.now(scheduler.timezone)
 
-    @stops_quietly
-    async def deadlines() -> None:
-        await hub.run(deadline_job, hub)
+    def interval(name: str, fn: Callable[[], Awaitable[Any]], seconds: float,
+                 first: float | None = None) -> None:
+        scheduler.add_job(guarded(name, fn), "interval", seconds=seconds, id=name,
+                          next_run_time=now + timedelta(seconds=first if first is not None
+                                                        else seconds),
+                          max_instances=1, coalesce=True)
 
-    scheduler.add_job(deadlines, "interval", minutes=10, id="deadline-check",
-                      next_run_time=datetime.now(scheduler.timezone) + timedelta(seconds=20),
-                      max_instances=1, coalesce=True)
+    from hub.health import SCHEDULER_TICK_SECONDS
 
-    @stops_quietly
-    async def search_index() -> None:
-        await hub.run(search_index_job, hub)
+    async def beat() -> None:
+        app["scheduler_beat"].tick()
 
+    interval("scheduler-beat", beat, SCHEDULER_TICK_SECONDS, first=0)
+    interval("deadline-check", lambda: hub.run(deadline_job, hub, DEADLINE_EVERY),
+             DEADLINE_EVERY, first=20)
     # search trails routing by seconds: indexing is kept off the pipeline's path
-    scheduler.add_job(search_index, "interval", seconds=5, id="search-index",
-                      max_instances=1, coalesce=True)
+    interval("search-index", lambda: hub.run(search_index_job, hub, SEARCH_INDEX_EVERY),
+             SEARCH_INDEX_EVERY)
+    # the lease records the day's run: the timer only asks every half hour
+    interval("privacy-retention", lambda: hub.run(retention_job, hub, RETENTION_EVERY),
+             1800, first=300)
 
-    @stops_quietly
     async def ranking() -> None:
         from hub.ranking.service import weekly_job
 
@@ -158,10 +115,12 @@ def build_scheduler(app: web.Application) -> AsyncIOScheduler:
 
     # Monday 06:30 for the week before; a process that starts later in the week
     # catches up at once (the (job, period) row keeps it to one run)
-    scheduler.add_job(ranking, "cron", day_of_week="mon", hour=6, minute=30, id="weekly-ranking",
-                      max_instances=1, coalesce=True, misfire_grace_time=6 * 86400)
-    scheduler.add_job(ranking, "date", id="weekly-ranking-catch-up",
-                      run_date=datetime.now(scheduler.timezone) + timedelta(seconds=60))
+    scheduler.add_job(guarded("weekly-ranking", ranking), "cron", day_of_week="mon", hour=6,
+                      minute=30, id="weekly-ranking", max_instances=1, coalesce=True,
+                      misfire_grace_time=6 * 86400)
+    scheduler.add_job(guarded("weekly-ranking", ranking), "date", id="weekly-ranking-catch-up",
+                      run_date=now + timedelta(seconds=60))
+
     def retrain_job() -> dict[str, Any] | None:
         from zoneinfo import ZoneInfo
 
@@ -172,14 +131,14 @@ def build_scheduler(app: web.Application) -> AsyncIOScheduler:
         week = period_containing(datetime.now(tz).date(), "week", tz).label
         return run_once_per_period(hub, "router-retrain", week, lambda _s: retrain(hub))
 
-    @stops_quietly
     async def retrain_async() -> None:
         await hub.run(retrain_job)
 
     # Sunday night: the week's corrections go into a candidate model (kept only if
     # it does at least as well on held-back corrections); pipelines reload it
-    scheduler.add_job(retrain_async, "cron", day_of_week="sun", hour=2, id="router-retrain",
-                      max_instances=1, coalesce=True, misfire_grace_time=3 * 86400)
+    scheduler.add_job(guarded("router-retrain", retrain_async), "cron", day_of_week="sun",
+                      hour=2, id="router-retrain", max_instances=1, coalesce=True,
+                      misfire_grace_time=3 * 86400)
     from connectors.schedule import add_pull_jobs
 
     add_pull_jobs(scheduler, app)

@@ -153,6 +153,43 @@ def _queue_every_appeal(session: Session) -> None:
         ["appeal_id"], select(Appeal.id).where(~waiting.exists())))
 
 
+def _present(session: Session, ids: list[int]) -> set[int]:
+    column = "appeal_id" if is_postgres(session) else "rowid"
+    found: set[int] = set()
+    for start in range(0, len(ids), 900):
+        found.update(session.scalars(
+            text(f"SELECT {column} FROM {TABLE} WHERE {column} IN :ids")
+            .bindparams(bindparam("ids", expanding=True)), {"ids": ids[start:start + 900]}))
+    return found
+
+
+def replace(session: Session, before: list[tuple[int, str, str]],
+            after: list[tuple[int, str, str]]) -> int:
+    """Index appeals whose text changed (erasure, retention) under their new text, in
+    the caller's transaction. ``before`` is (id, title, body) as indexed: SQLite's
+    contentless FTS5 can only delete a row given exactly the terms it indexed.
+    Appeals not indexed yet are left to the backlog, which reads the new text."""
+    indexed = _present(session, sorted({a for a, _, _ in before}))
+    if not indexed:
+        return 0
+    if is_postgres(session):
+        session.execute(text(f"DELETE FROM {TABLE} WHERE appeal_id IN :ids")
+                        .bindparams(bindparam("ids", expanding=True)), {"ids": sorted(indexed)})
+    else:
+        old = [{"id": a, "grams": " ".join(g)} for a, g in
+               entries((a, t, b) for a, t, b in before if a in indexed)]
+        session.execute(text(f"INSERT INTO {TABLE} ({TABLE}, rowid, grams) "
+                             "VALUES ('delete', :id, :grams)"), old)
+    return index(session, entries((a, t, b) for a, t, b in after if a in indexed))
+
+
+def compact(session: Session) -> None:
+    """SQLite: merge the FTS5 segments, so deleted terms are gone from the file and not
+    only marked deleted (after an erasure). PostgreSQL: VACUUM does it (see erasure)."""
+    if not is_postgres(session):
+        session.execute(text(f"INSERT INTO {TABLE} ({TABLE}) VALUES ('optimize')"))
+
+
 def clear(session: Session) -> None:
     if is_postgres(session):
         session.execute(text(f"DELETE FROM {TABLE}"))

@@ -47,6 +47,12 @@ class Settings:
     trusted_proxies: str = ""  # addresses/networks whose X-Forwarded-For is believed
     public_url: str | None = None  # where citizens reach this hub (the QR codes' target)
     env_explicit: bool = True  # False when HUB_ENV was not set (dev by default)
+    lease_seconds: float = 30.0
+    db_timeout_seconds: float = 30.0
+    metrics_token: str | None = None
+    log_format: str = "text"
+    access_log: bool = True
+    retention_months: int = 24
     instance_name: str = field(default_factory=lambda: f"{os.uname().nodename}:{os.getpid()}")
 
     @property
@@ -102,6 +108,14 @@ class Settings:
                                     "shorter than 24 characters; set a random key")
             if not self.database_url:
                 raise SettingsError("HUB_DATABASE_URL must be set in production")
+        if self.log_format not in {"text", "json"}:
+            raise SettingsError(f"HUB_LOG_FORMAT must be text or json, not {self.log_format!r}")
+        if self.lease_seconds < 1 or self.db_timeout_seconds <= 0:
+            raise SettingsError("HUB_LEASE_SECONDS must be >= 1 and HUB_DB_TIMEOUT_SECONDS > 0")
+        if self.retention_months < 0:
+            raise SettingsError("HUB_RETENTION_MONTHS must be >= 0 (0 keeps contact details)")
+        if self.metrics_token is not None and len(self.metrics_token) < 16:
+            raise SettingsError("HUB_METRICS_TOKEN must be at least 16 characters")
         return self
 
 
@@ -179,6 +193,19 @@ ENV_VARS: tuple[EnvVar, ...] = (
            "nginx) whose X-Forwarded-For names the client; empty: the connection's address"),
     EnvVar("HUB_PUBLIC_URL", "public_url", str,
            "https address citizens reach the hub at: the target of the units' QR codes"),
+    EnvVar("HUB_LEASE_SECONDS", "lease_seconds", float,
+           "a job's lease lasts this long unless renewed (every third of it) while the job "
+           "runs; a dead process's jobs are taken over after it (30)"),
+    EnvVar("HUB_DB_TIMEOUT_SECONDS", "db_timeout_seconds", float,
+           "wait at most this long for the database (SQLite lock, PostgreSQL connection or "
+           "pool) before answering 503 (30)"),
+    EnvVar("HUB_METRICS_TOKEN", "metrics_token", str,
+           "bearer token for /metrics from other hosts (else loopback only, never via a proxy)"),
+    EnvVar("HUB_LOG_FORMAT", "log_format", str, "text (default) or json: one JSON object a line"),
+    EnvVar("HUB_ACCESS_LOG", "access_log", _bool,
+           "0 turns off `hub serve`'s access log (nginx keeps its own)"),
+    EnvVar("HUB_RETENTION_MONTHS", "retention_months", int,
+           "contact details of cases closed longer ago are anonymised daily (24; 0 keeps them)"),
 )
 
 

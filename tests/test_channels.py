@@ -264,8 +264,8 @@ async def test_a_pull_killed_midway_then_rerun_queues_everything_once(
 async def test_scheduled_pulls_run_in_one_process_and_skip_paused_sources(
         channels: Any, settings: Settings, tmp_path: Path) -> None:
     from connectors.schedule import scheduled_pull
+    from hub.jobs import acquire_lease, release_lease
     from hub.models import utcnow
-    from hub.scheduler import acquire_lease, release_lease
 
     sim, base = channels
     hub = hub_with_source(settings, tmp_path, "rss", source_options("rss", base))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from hub.api.errors import ApiError, body_error, read_body
 from hub.bootstrap import hash_key
@@ -125,18 +125,3 @@ async def get_appeal(request: web.Request) -> web.Response:
     if found is None:
         raise ApiError(404, "not_found", "no such appeal for this source")
     return web.json_response(found)
-
-
-@routes.get("/healthz")
-async def healthz(request: web.Request) -> web.Response:
-    hub: Hub = request.app["hub"]
-
-    def ping() -> None:
-        with hub.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-
-    try:
-        await hub.run(ping)
-    except Exception as exc:
-        raise ApiError(503, "database_unavailable", str(exc)[:200]) from None
-    return web.json_response({"status": "ok", "database": hub.engine.dialect.name})

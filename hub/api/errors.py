@@ -1,4 +1,5 @@
-"""JSON errors with a machine-readable code, for every /api/ and /healthz path."""
+"""JSON errors with a machine-readable code, for every /api/ path and the operations
+endpoints (/healthz, /readyz, /metrics)."""
 
 from __future__ import annotations
 
@@ -63,7 +64,8 @@ _CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_f
 
 @web.middleware
 async def api_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if not (request.path.startswith("/api/") or request.path == "/healthz"):
+    if not (request.path.startswith("/api/") or request.path in ("/healthz", "/readyz",
+                                                                  "/metrics")):
         return await handler(request)
     try:
         return await handler(request)

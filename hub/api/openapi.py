@@ -45,10 +45,20 @@ def json_answer(description: str, schema: dict[str, Any]) -> dict[str, Any]:
 
 _err = error
 
+READINESS = {"type": "object", "required": ["status", "failed", "checks"], "properties": {
+    "status": {"type": "string", "enum": ["ready", "degraded", "not_ready"]},
+    "failed": {"type": "array", "items": {"type": "string"}},
+    "checks": {"type": "object", "additionalProperties": {
+        "type": "object", "required": ["ok"], "properties": {
+            "ok": {"type": "boolean"}, "critical": {"type": "boolean"},
+            "reason": {"type": "string"}}}}}}
+
 # answers any operation may give, whatever its handler: the URL guard, the JSON body
 # parser and aiohttp itself (hub/security/urls.py, hub/security/jsonbody.py)
 COMMON = {"400": "malformed request: a NUL in the address, bad JSON, nesting too deep",
-          "405": "method not allowed (e.g. a path parameter of '.' or '..')"}
+          "405": "method not allowed (e.g. a path parameter of '.' or '..')",
+          "503": "the database is unavailable, locked, read-only or full (error.code says "
+                 "which): try again after the Retry-After header's seconds"}
 WITH_BODY = {"413": "body over the size limit", "415": "not application/json or not UTF-8",
              "422": "a field is invalid: wrong type, unstorable text, a number too large"}
 
@@ -105,12 +115,18 @@ def document() -> dict[str, Any]:
             "responses": {"200": json_answer("the appeal", {"$ref": "#/components/schemas/Appeal"}),
                           "401": _err("missing or unknown API key"),
                           "404": _err("no such appeal for this source")}}},
-        "/healthz": {"get": {"summary": "Liveness and database check",
-                             "responses": {"200": json_answer("ok", {
+        "/healthz": {"get": {"summary": "Liveness: the process answers (no database check)",
+                             "responses": {"200": json_answer("alive", {
                                  "type": "object", "required": ["status"], "properties": {
-                                     "status": {"type": "string"},
-                                     "database": {"type": "string"}}}),
-                                 "503": _err("database unavailable")}}},
+                                     "status": {"type": "string", "enum": ["ok"]},
+                                     "instance": {"type": "string"}}})}}},
+        "/readyz": {"get": {"summary": "Readiness, check by check with reasons: database "
+                            "reachable and writable, migrations at head, scheduler, "
+                            "pipeline, queue, job leases",
+                            "responses": {"200": json_answer("ready, or degraded by a check "
+                                                             "that is not critical", READINESS),
+                                          "503": json_answer("not ready: a critical check "
+                                                             "failed (see failed)", READINESS)}}},
     }
     for path, ops in _extra_paths.items():
         paths.setdefault(path, {}).update(ops)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from hub.core import Hub
 from hub.db import transaction
+from hub.jobs import run_once_per_period
 from hub.lifecycle.calendar import WorkCalendar
 from hub.models import utcnow
 from hub.ranking.period import Period, last_full_week, parse_period
@@ -53,8 +54,6 @@ def rank(hub: Hub, label: str, out_dir: Path | None = None, recompute: bool = Fa
 
 def weekly_job(hub: Hub, now: datetime | None = None) -> dict[str, Any] | None:
     """Monday morning: rank last week once across all processes, write the files."""
-    from hub.scheduler import run_once_per_period
-
     period = last_full_week(now or utcnow(), WorkCalendar(hub.config.deadlines).tz)
 
     def work(session: Session) -> dict[str, Any]:

@@ -31,7 +31,15 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def setup_web(app: web.Application) -> None:
-    from hub.web import admin_sources, admin_units, evaluation_review, public, staff, staff_api
+    from hub.web import (
+        admin_sources,
+        admin_units,
+        contact_views,
+        evaluation_review,
+        public,
+        staff,
+        staff_api,
+    )
     app.middlewares.append(session_middleware)  # before the context processors run
     env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES),
                                autoescape=jinja2.select_autoescape(["html"]),
@@ -42,6 +50,7 @@ def setup_web(app: web.Application) -> None:
     app.add_routes(admin_units.routes)
     app.add_routes(admin_sources.routes)
     app.add_routes(evaluation_review.routes)
+    app.add_routes(contact_views.routes)
     app.add_routes(staff_api.routes)
     app.add_routes(public.routes)
 
@@ -69,7 +78,8 @@ def _format_time(context: Any, value: datetime | None, fmt: str = "%Y-%m-%d %H:%
 async def session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Attach the staff member (or None) and a public CSRF token to every page request."""
     request["staff"] = None
-    if request.path.startswith("/api/v1/appeals") or request.path == "/healthz":
+    if request.path.startswith("/api/v1/appeals") or request.path in ("/healthz", "/readyz",
+                                                                       "/metrics"):
         return await handler(request)
     token = request.cookies.get(SESSION_COOKIE, "")
     if token:

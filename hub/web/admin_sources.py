@@ -27,13 +27,16 @@ from connectors.replay import (
 from connectors.runner import NotPullable
 from hub.core import Hub
 from hub.intake_schema import parse_datetime
+from hub.jobs import lease_states
 from hub.models import QuarantinedItem, Source, SourceEvent
 from hub.privacy import mask_text
+from hub.scheduler import interval_jobs
 from hub.security.text import parse_id
 from hub.web import checked_form, require_staff
 
 routes = web.RouteTableDef()
 STATUS_LABELS = {"ok": "正常", "warning": "可能漏读", "failing": "拉取失败", "paused": "已暂停",
+                 "stuck": "拉取卡住",
                  "never pulled": "尚未拉取", "disabled": "已停用"}
 EVENT_LABELS = {"upstream_update": "渠道内容更新", "replay": "重放", "refetch": "重新下载",
                 "recovered": "后续拉取已补齐", "reset": "重新读取"}
@@ -60,7 +63,8 @@ def _page_data(hub: Hub, wanted: QuarantineFilter) -> dict[str, Any]:
         item["source_title"] = titles.get(item["source"], item["source"])
         item["preview"] = mask_text(previews.get(item["id"], b"")[:200]
                                     .decode("utf-8", "replace"))
-    return {"sources": sources, "quarantine": items, "events": events,
+        jobs = [st.as_dict() for st in lease_states(s, only=interval_jobs(hub)).values()]
+    return {"sources": sources, "quarantine": items, "events": events, "jobs": jobs,
             "filters": wanted, "source_names": sorted(titles)}
 
 

@@ -269,14 +269,18 @@ def count_cases(session: Session, staff: Staff, f: Filters, cap: int = COUNT_CAP
     return session.scalar(select(func.count()).select_from(sub)) or 0
 
 
-def export_rows(session: Session, staff: Staff, f: Filters) -> list[dict[str, Any]]:
-    """The filtered list for CSV/XLSX, personal data masked unless the role may see it."""
+def export_rows(session: Session, staff: Staff, f: Filters,
+                viewed: list[int] | None = None) -> list[dict[str, Any]]:
+    """The filtered list for CSV/XLSX, personal data masked unless the role may see it;
+    ``viewed`` collects the cases exported with their contact details unmasked."""
     query = (_filtered(staff, f, text_search(session, f))
              .add_columns(Appeal.body)
              .limit(MAX_EXPORT))
     out = []
     for case, title, received, channel, unit_name, name, phone, body in session.execute(query):
         full = may_see_contact(staff, case)
+        if full and viewed is not None and (name or phone or mask_text(body) != body):
+            viewed.append(case.id)
         out.append({
             "工单编号": case.number, "状态": STATE_LABELS.get(case.state, case.state),
             "渠道": channel, "受理时间": received.isoformat(timespec="minutes"),

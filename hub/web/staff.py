@@ -28,6 +28,8 @@ from hub.web import SESSION_COOKIE, checked_form, require_staff
 from hub.web.access import allowed_actions
 from hub.web.actions import perform
 from hub.web.auth import ROLES, AuthError, Staff, add_user, end_session
+from hub.web.contact_views import record as record_views
+from hub.web.contact_views import shows_contact
 from hub.web.login import LoginRefused, attempt_login, set_session_cookie
 from hub.web.queries import (
     COUNT_CAP,
@@ -145,11 +147,14 @@ async def export(request: web.Request) -> web.StreamResponse:
     hub, staff = _hub(request), _staff(request)
     filters = Filters.from_query(request.query)
 
+    viewed: list[int] = []
+
     def load() -> list[dict[str, Any]]:
         with hub.sessions() as s:
-            return export_rows(s, staff, filters)
+            return export_rows(s, staff, filters, viewed)
 
     rows = await hub.run(load)
+    await hub.run(record_views, hub.sessions, staff, viewed, "export")
     stamp = f"{utcnow():%Y%m%d%H%M}"
     if request.match_info["fmt"] == "csv":
         body = await hub.run(_csv_bytes, rows)
@@ -222,6 +227,8 @@ async def _render_case(request: web.Request, case_id: int, error: str | None = N
     except CaseError as exc:
         return aiohttp_jinja2.render_template("error.html", request, {
             "heading": "找不到工单", "message": str(exc)}, status=exc.status)
+    if shows_contact(detail):  # no record, no view: a failed write fails the page
+        await hub.run(record_views, hub.sessions, staff, [case_id], "page")
     return aiohttp_jinja2.render_template("case.html", request, {
         **_choices(hub), "d": detail, "actions": allowed_actions(staff),
         "error": error, "notice": notice}, status=status)

@@ -17,6 +17,8 @@ from hub.lifecycle.service import CaseError, CaseService
 from hub.security.text import parse_id, same_secret
 from hub.web.actions import perform
 from hub.web.auth import Staff
+from hub.web.contact_views import record as record_views
+from hub.web.contact_views import shows_contact
 from hub.web.login import LoginRefused, attempt_login, set_session_cookie
 from hub.web.queries import Filters, case_detail, case_json, count_cases, list_cases
 
@@ -85,7 +87,10 @@ async def get_json(request: web.Request) -> web.Response:
 
     def load() -> dict[str, Any]:
         with hub.sessions() as s:
-            return case_json(case_detail(s, staff, case_id, calendar))
+            detail = case_detail(s, staff, case_id, calendar)
+        if shows_contact(detail):  # recorded before it is shown (hub/web/contact_views.py)
+            record_views(hub.sessions, staff, [case_id], "api")
+        return case_json(detail)
 
     try:
         return web.json_response(await hub.run(load))
