@@ -311,12 +311,70 @@ def check_source_reset(hub: FreshHub, words: list[str], run: Run) -> None:
     hub.seen["reset"] = True
 
 
+def check_jobs(hub: FreshHub, words: list[str], run: Run) -> None:
+    out = run.json()  # exit 0: nothing stuck
+    assert isinstance(out["interval_jobs"], list) and "periodic_runs" in out, out
+
+
+def check_backup(hub: FreshHub, words: list[str], run: Run) -> None:
+    out = run.json()
+    folder = hub.work / words[words.index("--out") + 1]
+    assert (hub.work / out["backup"]).resolve() == folder.resolve(), out
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["tables"]["appeal"] == hub.seen["imported"] + hub.seen["board_messages"]
+    assert out["rows"] == sum(manifest["tables"].values()) and out["files"] >= 1, out
+
+
+def check_restore(hub: FreshHub, words: list[str], run: Run) -> None:
+    out = run.json()
+    assert "--verify-only" in words and out["verified"] == words[-1] and out["rows"] > 0, out
+
+
+def _citizen_calls(hub: FreshHub, phone: str) -> None:
+    """The citizen's own appeal, filed before they ask what the hub holds on them."""
+    from hub.core import Hub
+    from hub.db import transaction
+    from hub.intake_schema import validate_item
+    from hub.queue import enqueue
+    from hub.settings import load_settings
+
+    opened = Hub.open(load_settings(hub.env))
+    try:
+        with transaction(opened.sessions) as s:
+            enqueue(s, opened.source_ids["hotline-push"], [validate_item({
+                "external_id": "readme-privacy", "contact_name": "欧阳娜娜",
+                "contact_phone": phone, "body": f"我是欧阳娜娜，电话{phone}，小区路灯坏了"})])
+    finally:
+        opened.close()
+
+
+def check_privacy_find(hub: FreshHub, words: list[str], run: Run) -> None:
+    phone = words[words.index("--phone") + 1]
+    assert run.json()["appeals"] == [], run  # the imported board messages name no phone
+    _citizen_calls(hub, phone)
+    found = hub.shell(run.command).json()["appeals"]
+    assert len(found) == 1, found
+    hub.seen["citizen_appeals"] = len(found)
+
+
+def check_privacy_erase(hub: FreshHub, words: list[str], run: Run) -> None:
+    out = run.json()
+    assert out["appeals"] == hub.seen["citizen_appeals"], out
+    phone = words[words.index("--phone") + 1]
+    again = hub.shell(f"hub privacy find --phone {phone}").json()
+    assert again["appeals"] == [], again
+    refused = hub.shell("hub privacy erase --name 欧阳娜娜 --by x --reason y --yes")
+    assert refused.returncode == 2 and "--appeal" in refused.stderr, refused
+
+
 CHECKS: dict[str, Callable[[FreshHub, list[str], Run], None]] = {
     "init": check_init, "import": check_import, "process": check_process,
     "reindex": check_reindex, "train": check_train, "evaluate": check_evaluate,
     "classify": check_classify, "user add": check_user_add, "misconduct": check_misconduct,
     "rank": check_rank, "retrain": check_retrain, "sources": check_sources,
     "pull": check_pull, "quarantine": check_quarantine, "source reset": check_source_reset,
+    "jobs": check_jobs, "backup": check_backup, "restore": check_restore,
+    "privacy find": check_privacy_find, "privacy erase": check_privacy_erase,
 }
 # commands that never open the database: run once, in the SQLite pass
 DATABASE_FREE = {"train", "evaluate"}
