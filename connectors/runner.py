@@ -133,7 +133,7 @@ async def pull(hub: Hub, name: str, http: aiohttp.ClientSession,
         if source_id is None:
             raise
         error = f"{type(exc).__name__}: {exc}"
-        log.warning("source %s cannot be set up: %s", name, error)
+        log.info("source %s cannot be set up: %s", name, error)  # the caller reports it
         paused = await hub.run(_record_health, hub, name, source_id, error, [])
         return {"fetched": 0, "new": 0, "duplicates": 0, "updated": 0, "quarantined": 0,
                 "errors": 1, "checkpoint_kept": 0, "source": name, "status": "error",
@@ -181,7 +181,7 @@ async def pull(hub: Hub, name: str, http: aiohttp.ClientSession,
         log.debug("pull of %s failed", name, exc_info=True)
     if error:
         stats["errors"] += 1
-        log.warning("pull of %s failed: %s", name, error)
+        log.info("pull of %s failed: %s", name, error)  # the caller reports it
     if batch or bad or (pending is not None and error is None):
         # what was read before an error is still queued; a checkpoint only without one
         await hub.run(_commit, hub, connector, source_id, batch, bad,

@@ -50,8 +50,10 @@ async def scheduled_pull(app: web.Application, name: str) -> dict[str, Any] | No
         for key, result in (("new", "new"), ("duplicates", "duplicate"),
                             ("quarantined", "quarantined")):
             metrics.PULL_ITEMS.labels(name, result).inc(summary[key])
-        log.info("pulled %s: %s", name, {k: summary[k] for k in ("new", "duplicates",
-                                                               "quarantined", "error")})
+        # the operator's line for a scheduled pull (`hub pull` prints its own)
+        log.log(logging.WARNING if error or summary["warnings"] else logging.INFO,
+                "pulled %s: %s", name, {k: summary[k] for k in (
+                    "new", "duplicates", "quarantined", "error", "warnings")})
         return summary
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"

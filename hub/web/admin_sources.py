@@ -59,11 +59,11 @@ def _page_data(hub: Hub, wanted: QuarantineFilter) -> dict[str, Any]:
                    "item": e.item_id, "note": mask_text(e.note or "")}
                   for e in s.scalars(select(SourceEvent).order_by(SourceEvent.id.desc())
                                      .limit(50))]
+        jobs = [st.as_dict() for st in lease_states(s, only=interval_jobs(hub)).values()]
     for item in items:
         item["source_title"] = titles.get(item["source"], item["source"])
         item["preview"] = mask_text(previews.get(item["id"], b"")[:200]
                                     .decode("utf-8", "replace"))
-        jobs = [st.as_dict() for st in lease_states(s, only=interval_jobs(hub)).values()]
     return {"sources": sources, "quarantine": items, "events": events, "jobs": jobs,
             "filters": wanted, "source_names": sorted(titles)}
 
