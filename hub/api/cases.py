@@ -1,7 +1,9 @@
 """Citizens' API: look up a case by number and query code (查询验证码), and rate it.
 
 A citizen sees the status, the unit and the replies, nothing else; personal data
-in the appeal text is masked even here, since the code may be shared.
+in the appeal text is masked even here, since the code may be shared. A caller whose
+case was linked to the one carrying the same matter (a duplicate, a surge) sees that
+case's progress and reply under their own number and code, and may rate it.
 """
 
 from __future__ import annotations
@@ -30,17 +32,25 @@ def _service(request: web.Request) -> CaseService:
 def citizen_view(hub: Hub, number: str, code: str) -> dict[str, Any]:
     """What a citizen may see with number and code: state, unit, replies; masked.
     Served as JSON here and as the public look-up page (hub/web/public.py)."""
+    from hub.lifecycle.linked import carrier_of, may_rate
+    from hub.surge.store import surge_notice
+
     with hub.sessions() as s:
         case = CaseService.find_for_citizen(s, number, code)
+        # a caller linked to the case carrying their matter follows that case
+        handling = carrier_of(s, case)
         appeal = s.get(Appeal, case.appeal_id)
-        unit = s.get(Unit, case.unit_id) if case.unit_id else None
-        replies = s.scalars(select(Reply).where(Reply.case_id == case.id).order_by(Reply.id))
-        return {"number": case.number, "state": case.state,
-                "state_label": STATE_LABELS[case.state],
+        unit = s.get(Unit, handling.unit_id) if handling.unit_id else None
+        replies = s.scalars(select(Reply).where(Reply.case_id == handling.id)
+                            .order_by(Reply.id))
+        return {"number": case.number, "state": handling.state,
+                "state_label": STATE_LABELS[handling.state],
                 "title": mask_text(appeal.title) if appeal else None,
-                "unit": unit.name if unit else None, "deadline_at": case.deadline_at,
+                "unit": unit.name if unit else None, "deadline_at": handling.deadline_at,
                 "replies": [{"at": r.at, "body": mask_text(r.body)} for r in replies],
-                "can_rate": case.state == "replied"}
+                "can_rate": may_rate(s, case, handling),
+                "linked_to": handling.number if handling.id != case.id else None,
+                "surge": surge_notice(s, handling.id)}
 
 
 @routes.get("/api/v1/cases/{number}")

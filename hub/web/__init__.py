@@ -29,7 +29,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def setup_web(app: web.Application) -> None:
-    from hub.web import admin_units, public, staff, staff_api
+    from hub.web import admin_units, public, staff, staff_api, surges
     app.middlewares.append(session_middleware)  # before the context processors run
     env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES),
                                autoescape=jinja2.select_autoescape(["html"]),
@@ -38,6 +38,7 @@ def setup_web(app: web.Application) -> None:
     env.globals["urlencode"] = urlencode
     app.add_routes(staff.routes)
     app.add_routes(admin_units.routes)
+    app.add_routes(surges.routes)
     app.add_routes(staff_api.routes)
     app.add_routes(public.routes)
 
