@@ -277,7 +277,7 @@ def _load_surge(f: _File) -> SurgeSpec:
     window = table.get("window_minutes", SurgeSpec.window_minutes)
     for key, value, top in (("threshold", threshold, 100_000), ("window_minutes", window, 10_080)):
         if not isinstance(value, int) or isinstance(value, bool) or not 2 <= value <= top:
-            raise f.fail(key, f"surge.{key} must be a whole number from 2 to {top}")
+            raise f.fail(f"{key} = {value}", f"surge.{key} must be a whole number from 2 to {top}")
     return SurgeSpec(enabled=bool(table.get("enabled", True)), threshold=threshold,
                      window_minutes=window)
 
