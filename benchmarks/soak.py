@@ -298,7 +298,8 @@ def run(args: argparse.Namespace) -> int:
     if args.server_pythonpath:  # measure another checkout's server under the same load
         env["PYTHONPATH"] = args.server_pythonpath
     server = subprocess.Popen([sys.executable, "-m", "hub.cli", "serve", "--port", str(port)],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                              env=env, cwd=args.server_pythonpath or None,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     watcher: Watcher | None = None
     try:
         wait_for_port(port, timeout=180)
