@@ -25,6 +25,8 @@ from hub.privacy import mask_text
 from hub.surge.answers import default_answer
 
 DESK_SOURCES = ("hotline-desk",)  # where an operator may link a call to a surge
+NOTED_ON_CARRIER = 50  # merges noted on the carrying case itself, at most (its record stays
+# readable: a matter with thousands of callers shows their count, not thousands of rows)
 ENDED_STATES = ("closed", "merged")  # a carrier in these no longer carries the matter
 
 
@@ -112,7 +114,8 @@ class SurgeDesk:
                 in_surge = surge is not None and surge.state == "active"
                 links.append(Link(own, carrier.id, carrier.number, carrier.state,
                                   _note(member, carrier, surge if in_surge else None),
-                                  record_on_target=not in_surge))
+                                  record_on_target=not in_surge
+                                  and cluster.size <= NOTED_ON_CARRIER))
             if carrier is not None and carrier.id != cluster.case_id:
                 self._carry(session, cluster, surge, carrier)
             if carrier is not None and self.spec.enabled and (

@@ -8,6 +8,7 @@ the same thing. Deterministic for a given seed.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from dataclasses import dataclass
 
@@ -63,3 +64,28 @@ def caller_text(hot: HotEvent, rng: random.Random) -> str:
 def callers(hot: HotEvent, count: int, seed: int = 1) -> list[str]:
     rng = random.Random(seed)
     return [caller_text(hot, rng) for _ in range(count)]
+
+
+async def post_burst(base_url: str, key: str, hot: HotEvent, count: int, seconds: float,
+                     stop: asyncio.Event, seed: int = 1) -> None:
+    """Post ``count`` callers of ``hot`` through the intake API over ``seconds`` (the
+    demo's hot event, so a newcomer sees a surge raised within a minute or two)."""
+    import aiohttp
+
+    rng = random.Random(seed)
+    async with aiohttp.ClientSession() as session:
+        for i in range(count):
+            if stop.is_set():
+                return
+            item = {"external_id": f"hot-{seed}-{i}", "body": caller_text(hot, rng),
+                    "contact_phone": f"139{rng.randint(10000000, 99999999)}"}
+            try:
+                async with session.post(f"{base_url}/api/v1/appeals", json=item,
+                                        headers={"X-Api-Key": key}) as resp:
+                    await resp.read()
+            except aiohttp.ClientError:
+                pass  # the hub is starting or stopping; the next caller tries again
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=seconds / max(count, 1))
+            except TimeoutError:
+                pass

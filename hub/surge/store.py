@@ -101,7 +101,7 @@ def surge_detail(session: Session, surge_id: int, see_contact: bool,
                Appeal.contact_phone, Source.title)
         .join(Appeal, Appeal.id == Case.appeal_id).join(Source, Source.id == Appeal.source_id)
         .where(Appeal.cluster_id == cluster_id)
-        .order_by(Appeal.id.desc()).limit(CALLERS_PAGE + 1)
+        .order_by(Appeal.received_at.desc(), Appeal.id.desc()).limit(CALLERS_PAGE + 1)
         .offset((page - 1) * CALLERS_PAGE)).all()
     callers = [{"id": r.id, "number": r.number, "state": STATE_LABELS.get(r.state, r.state),
                 "received_at": r.received_at, "channel": r.title,
