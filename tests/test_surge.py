@@ -313,3 +313,37 @@ def test_two_pipelines_drain_a_hot_event_without_losing_a_call(hub) -> None:  # 
         states = dict(s.execute(select(Case.id, Case.state)).all())
         assert all(states[c.merged_into_id] != "merged" for c in merged)
         assert s.scalar(select(func.count()).select_from(Surge)) >= 1
+
+
+def test_a_matter_told_otherwise_joins_the_active_surge(hub) -> None:  # type: ignore[no-untyped-def]
+    """Callers who word the burst main unlike the surge's first callers form a cluster
+    of their own; when it passes the threshold it joins the surge instead of raising a
+    second banner. Another matter in the same place raises its own."""
+    from hub.surge.simulate import EVENTS, HotEvent
+
+    main = EVENTS[0]
+    otherwise = HotEvent(main.county, main.core.replace("老人小孩做饭喝水都成了问题",
+                                                        "一家人做饭洗澡都没法弄"),
+                         (), ("我住桂花苑{n}栋",), ("请尽快抢修。",))
+    pipeline = Pipeline(hub, FixedRouter())
+    put(hub, callers(main, 25, seed=1), prefix="main")
+    pipeline.drain()
+    put(hub, callers(otherwise, 25, seed=2), prefix="other")
+    pipeline.drain()
+    with hub.sessions() as s:
+        [surge] = s.scalars(select(Surge)).all()
+        cluster = s.get(AppealCluster, surge.cluster_id)
+        assert cluster.size == 50 == s.scalar(select(func.count()).select_from(Appeal).where(
+            Appeal.cluster_id == cluster.id))
+        assert s.scalar(select(func.count()).select_from(AppealCluster)) == 1
+        # the other group's carrying case now follows the surge's
+        merged = s.scalars(select(Case).join(Appeal, Appeal.id == Case.appeal_id).where(
+            Appeal.external_id == "other-0")).one()
+        assert merged.merged_into_id == surge.case_id
+    put(hub, callers(otherwise, 5, seed=3), prefix="later")  # worded the other way
+    pipeline.drain()
+    with hub.sessions() as s:
+        assert s.get(AppealCluster, surge.cluster_id).size == 55
+    put(hub, callers(event(1), 25, seed=4), prefix="bus")  # a cut bus route, same county
+    pipeline.drain()
+    assert count(hub, select(func.count()).select_from(Surge)) == 2

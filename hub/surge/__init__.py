@@ -8,6 +8,8 @@ constant cost per appeal; this package decides what the clusters mean for cases:
   callers' cases are linked to it (hub/lifecycle/linked.py); when a cluster passes
   the configured threshold within the window (``[surge]`` in routing.toml) a surge
   is raised for supervisors and operators.
+- ``absorb``: a cluster telling the same matter as an active surge in other words
+  joins it instead of raising a second surge.
 - ``store``: what staff pages show (the call form's banner, the surge page with its
   callers) and what a supervisor changes (title, prepared answer, ending it).
 - ``answers``: the prepared answer operators read out, with the hook for a future

@@ -22,6 +22,7 @@ from hub.dedupe import Assignment, Member
 from hub.lifecycle.linked import MAX_HOPS, Link, link_opened
 from hub.models import Appeal, AppealCluster, Case, CaseEvent, Surge, Unit, utcnow
 from hub.privacy import mask_text
+from hub.surge.absorb import MAX_ABSORB, absorb, find_twin
 from hub.surge.answers import default_answer
 
 DESK_SOURCES = ("hotline-desk",)  # where an operator may link a call to a surge
@@ -198,6 +199,12 @@ class SurgeDesk:
             return 0
         note = (f"热点突发：{self.spec.window_minutes} 分钟内 {threshold} 件以上同一事项诉求，"
                 f"已关联 {cluster.size} 位来电人")
+        if surge is None:
+            twin = find_twin(session, cluster, carrier.county_code) \
+                if cluster.size <= MAX_ABSORB else None
+            if twin is not None:  # the same matter told otherwise: join that surge
+                absorb(session, cluster, twin, now)
+                return 0
         if surge is not None:  # it had been ended; the matter flared up again
             session.execute(update(Surge).where(Surge.id == surge.id).values(
                 state="active", ended_at=None, ended_by=None, case_id=carrier.id,
