@@ -335,7 +335,8 @@ def test_a_matter_told_otherwise_joins_the_active_surge(hub) -> None:  # type: i
         cluster = s.get(AppealCluster, surge.cluster_id)
         assert cluster.size == 50 == s.scalar(select(func.count()).select_from(Appeal).where(
             Appeal.cluster_id == cluster.id))
-        assert s.scalar(select(func.count()).select_from(AppealCluster)) == 1
+        assert s.scalar(select(func.count()).select_from(AppealCluster).where(
+            AppealCluster.size > 0)) == 1
         # the other group's carrying case now follows the surge's
         merged = s.scalars(select(Case).join(Appeal, Appeal.id == Case.appeal_id).where(
             Appeal.external_id == "other-0")).one()

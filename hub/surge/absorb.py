@@ -79,7 +79,10 @@ def absorb(session: Session, cluster: Any, twin: Any, now: datetime) -> bool:
         size=AppealCluster.size + cluster.size, reps=keep,
         last_at=max(target.last_at, cluster.last_at))
         .execution_options(synchronize_session=False))
-    session.execute(delete(AppealCluster).where(AppealCluster.id == cluster.id))
+    # the emptied cluster stays, pointing at the surge's case: a pipeline that gave it
+    # members a moment ago (before this commit) still links them to the right case
+    session.execute(update(AppealCluster).where(AppealCluster.id == cluster.id).values(
+        size=0, reps=[], case_id=twin.case_id).execution_options(synchronize_session=False))
     _merge_carrier(session, cluster, twin, now)
     return True
 

@@ -102,7 +102,9 @@ class SurgeDesk:
         carriers = self._carriers(session, clusters.values(), case_of_appeal)
         links: list[Link] = []
         for cid in cluster_ids:
-            cluster = clusters[cid]
+            cluster = clusters.get(cid)
+            if cluster is None:  # cannot happen unless a row was removed by hand
+                continue
             surge = surges.get(cid)
             carrier = carriers.get(cid)
             for member in sorted(groups[cid], key=lambda m: m.appeal_id):
