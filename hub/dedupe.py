@@ -110,6 +110,20 @@ class _Rep:
     cluster_id: int | None = None
 
 
+@dataclass
+class ClusterPlan:
+    """Which cluster each appeal of a batch joins, decided from a read of the stored
+    representatives; ``apply_plan`` writes it. Planning reads only, so the pipeline
+    does it before its write transaction: on SQLite the write lock (which intake
+    waits for) is held for the writes alone."""
+
+    appeal_ids: frozenset[int]
+    touched: list[_Group]
+    fresh: list[_Group]
+    prints: dict[int, Fingerprint]
+    result: Assignment
+
+
 def assign_clusters(session: Session, prints: list[Fingerprint],
                     pinned: dict[int, int] | None = None) -> Assignment:
     """Put each appeal of the batch in its cluster (or leave it alone) and store what
@@ -119,12 +133,19 @@ def assign_clusters(session: Session, prints: list[Fingerprint],
     ``pinned`` maps appeal id -> cluster id for appeals an operator linked to a matter
     (a surge) when logging the call: they join it without comparing texts.
     """
+    return apply_plan(session, plan_clusters(session, prints, pinned))
+
+
+def plan_clusters(session: Session, prints: list[Fingerprint],
+                  pinned: dict[int, int] | None = None) -> ClusterPlan:
+    """Decide, without writing, which cluster each appeal joins (see assign_clusters)."""
     pinned = pinned or {}
     result = Assignment()
     usable = sorted((p for p in prints if p.keys or p.appeal_id in pinned),
                     key=lambda p: (p.received_at, p.appeal_id))
+    ids = frozenset(p.appeal_id for p in prints)
     if not usable:
-        return result
+        return ClusterPlan(ids, [], [], {}, result)
     reps, rep_keys = _stored_representatives(session, usable, result)
     clusters, rep_group = _groups_of(session, reps, pinned)
     batch_keys: dict[int, list[int]] = {}
@@ -156,8 +177,17 @@ def assign_clusters(session: Session, prints: list[Fingerprint],
                 retired.add(group.recent.pop(0))
     touched = {id(g): g for g in rep_group.values() if g.joined}
     touched.update({id(g): g for g in clusters.values() if g.joined})
-    _write(session, list(touched.values()), fresh, {p.appeal_id: p for p in usable}, result)
-    return result
+    return ClusterPlan(ids, list(touched.values()), fresh,
+                       {p.appeal_id: p for p in usable}, result)
+
+
+def apply_plan(session: Session, plan: ClusterPlan) -> Assignment:
+    """Write a plan: cluster rows (locked, in id order), members, band keys. What was
+    read may have moved on since (another pipeline's batch): representatives are
+    merged with the stored ones under the lock, and a match found against a
+    representative that has just been replaced is still a member of that cluster."""
+    _write(session, plan.touched, plan.fresh, plan.prints, plan.result)
+    return plan.result
 
 
 def _stored_representatives(session: Session, usable: list[Fingerprint],

@@ -19,7 +19,7 @@ from classifiers.text import compose
 from hub import search
 from hub.core import Hub
 from hub.db import transaction
-from hub.dedupe import assign_clusters, fingerprint
+from hub.dedupe import apply_plan, fingerprint, plan_clusters
 from hub.lifecycle.service import CaseService, RouteDecision
 from hub.queue import claim, finish
 from hub.surge import SurgeDesk
@@ -82,13 +82,17 @@ class Pipeline:
             return BatchResult(0, 0)
         decisions = self.router.route_many([compose(a.title, a.body) for a in snapshot])
         prints = {a.id: fingerprint(a.id, a.received_at, a.title, a.body) for a in snapshot}
+        with self.hub.sessions() as s:  # reads only: no write lock while comparing texts
+            plan = plan_clusters(s, list(prints.values()), self.surges.pinned(s, snapshot))
         with transaction(self.hub.sessions) as s:
             held = set(finish(s, self.worker, [a.id for a in snapshot]))
             held_ids = sorted(held)
             search.enqueue(s, held_ids)
             batch = [(a, d) for a, d in zip(snapshot, decisions, strict=True) if a.id in held]
-            pinned = self.surges.pinned(s, [a for a, _ in batch])
-            clusters = assign_clusters(s, [prints[i] for i in held_ids], pinned)
+            if held != plan.appeal_ids:  # a lease ran out meanwhile: plan what we hold
+                plan = plan_clusters(s, [prints[i] for i in held_ids],
+                                     self.surges.pinned(s, [a for a, _ in batch]))
+            clusters = apply_plan(s, plan)
             case_ids = self.cases.open_cases(s, batch)
             settled = self.surges.settle(
                 s, {a.id: c for (a, _), c in zip(batch, case_ids, strict=True)}, clusters)

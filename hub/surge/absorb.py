@@ -10,6 +10,10 @@ its members move to the surge's cluster, its carrying case is merged into the
 surge's, and its representatives become the surge cluster's, so later callers who
 word it that way join the surge directly. That is one pass over the joining
 cluster's members, once, in the pipeline's transaction.
+
+Two pipelines never raise two surges for one matter at the same moment: on
+PostgreSQL raising takes an advisory lock, so the second waits for the first to
+commit and then finds its surge here (SQLite writers are one at a time anyway).
 """
 
 from __future__ import annotations

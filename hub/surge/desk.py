@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from hub.config import CityConfig
-from hub.db import insert_ignoring_conflicts
+from hub.db import insert_ignoring_conflicts, is_postgres
 from hub.dedupe import Assignment, Member
 from hub.lifecycle.linked import MAX_HOPS, Link, link_opened
 from hub.models import Appeal, AppealCluster, Case, CaseEvent, Surge, Unit, utcnow
@@ -26,6 +26,7 @@ from hub.surge.absorb import MAX_ABSORB, absorb, find_twin
 from hub.surge.answers import default_answer
 
 DESK_SOURCES = ("hotline-desk",)  # where an operator may link a call to a surge
+RAISE_LOCK = 7_230_022  # PostgreSQL advisory lock id, held while raising a surge
 NOTED_ON_CARRIER = 50  # merges noted on the carrying case itself, at most (its record stays
 # readable: a matter with thousands of callers shows their count, not thousands of rows)
 ENDED_STATES = ("closed", "merged")  # a carrier in these no longer carries the matter
@@ -124,6 +125,7 @@ class SurgeDesk:
             if carrier is not None and self.spec.enabled and (
                     surge is None or surge.state != "active"):
                 result.raised += self._maybe_raise(session, cluster, surge, carrier, now)
+
         link_opened(session, links, now=now)
         result.linked = len(links)
         return result
@@ -201,6 +203,10 @@ class SurgeDesk:
             return 0
         note = (f"热点突发：{self.spec.window_minutes} 分钟内 {threshold} 件以上同一事项诉求，"
                 f"已关联 {cluster.size} 位来电人")
+        if is_postgres(session):
+            # one raiser at a time across pipelines: a second one waits for the first to
+            # commit, then sees its surge below and joins it instead of raising another
+            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": RAISE_LOCK})
         if surge is None:
             twin = find_twin(session, cluster, carrier.county_code) \
                 if cluster.size <= MAX_ABSORB else None
@@ -271,8 +277,8 @@ def surge_label(session: Session, cluster: Any, limit: int = 5) -> str:
     names = {r.contact_name for r in rows if r.contact_name}
     texts = {mask_text(f"{r.title} {r.body[:300]}") for r in rows}  # exact copies count once
     counts: Counter[str] = Counter()
-    for text in texts:
-        counts.update({t for t in tokens(text) if len(t) >= 2 and "*" not in t
+    for said in texts:
+        counts.update({t for t in tokens(said) if len(t) >= 2 and "*" not in t
                        and not any(ch.isdigit() for ch in t)
                        and not any(t in n or n in t for n in names)})
     needed = max(2, (len(texts) + 1) // 2)
