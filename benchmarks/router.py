@@ -46,7 +46,8 @@ def bench_router(pg_url: str | None = None) -> list[Row]:
         bench_pipeline(folder, path),
         bench_pipeline(folder, path, repeats=50),
         bench_pipeline(folder, path, processes=2),
-        *([bench_pipeline(folder, path, processes=2, pg_url=pg_url)] if pg_url else []),
+        *([bench_pipeline(folder, path, processes=2, pg_url=pg_url),
+           bench_pipeline(folder, path, pg_url=pg_url, repeats=50)] if pg_url else []),
         *bench_cross_validation(),
     ]
 
