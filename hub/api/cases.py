@@ -101,7 +101,10 @@ register_paths({
                         "schema": {"type": "string"}},
                        {"name": "code", "in": "query", "required": True,
                         "schema": {"type": "string"}}],
-        "responses": {"200": {"description": "status, unit and replies"},
+        "responses": {"200": {"description": "status, unit and replies; for a caller linked "
+                                             "to the case carrying the same matter, that "
+                                             "case's (its number in linked_to; surge: a note "
+                                             "when the matter is a hot event)"},
                       "404": {"description": "wrong number or code"}}}},
     "/api/v1/cases/{number}/rating": {"post": {
         "summary": "Rate the reply: 满意 / 基本满意 / 不满意 (不满意 reopens the case)",
