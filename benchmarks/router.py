@@ -44,8 +44,10 @@ def bench_router(pg_url: str | None = None) -> list[Row]:
         ("router: single appeal p50 / p99",
          f"{statistics.median(single):.1f} / {single[int(len(single) * .99) - 1]:.1f} ms", ""),
         bench_pipeline(folder, path),
+        bench_pipeline(folder, path, repeats=50),
         bench_pipeline(folder, path, processes=2),
-        *([bench_pipeline(folder, path, processes=2, pg_url=pg_url)] if pg_url else []),
+        *([bench_pipeline(folder, path, processes=2, pg_url=pg_url),
+           bench_pipeline(folder, path, pg_url=pg_url, repeats=50)] if pg_url else []),
         *bench_cross_validation(),
     ]
 
@@ -125,11 +127,14 @@ def _drain_worker(settings: object, ready: object, go: object, done: object) -> 
 
 
 def bench_pipeline(folder: Path, model_path: Path, processes: int = 1, n: int = 5000,
-                   pg_url: str | None = None) -> Row:
+                   pg_url: str | None = None, repeats: int = 1) -> Row:
     """Queue -> case for ``n`` real messages, drained by ``processes`` worker processes
     (as two `hub serve` processes would) on one SQLite file, or on a fresh PostgreSQL
-    database when ``pg_url`` is given; start-up not timed."""
+    database when ``pg_url`` is given; start-up not timed. With ``repeats`` > 1 each
+    message comes ``repeats`` times, shuffled (matters reported again and again: the
+    duplicate-linking path)."""
     import multiprocessing
+    import random
 
     from benchmarks.__main__ import fresh_database
     from hub.core import Hub
@@ -139,12 +144,14 @@ def bench_pipeline(folder: Path, model_path: Path, processes: int = 1, n: int = 
     from hub.settings import Settings
 
     kind = "postgresql" if pg_url else "sqlite"
-    url = fresh_database(kind, pg_url or "", folder / f"p{processes}")
+    url = fresh_database(kind, pg_url or "", folder / f"p{processes}r{repeats}")
     settings = Settings(env="test", database_url=url, var_dir=folder, model_path=model_path)
     hub = Hub.open(settings)
     try:
+        texts = [t for t in distinct_texts(n // repeats) for _ in range(repeats)]
+        random.Random(22).shuffle(texts)
         items = [validate_item({"external_id": f"p{i}", "body": t})
-                 for i, t in enumerate(distinct_texts(n))]
+                 for i, t in enumerate(texts)]
         with transaction(hub.sessions) as s:
             enqueue(s, hub.source_ids["import"], items)
     finally:
@@ -163,6 +170,7 @@ def bench_pipeline(folder: Path, model_path: Path, processes: int = 1, n: int = 
     rate = opened / (time.perf_counter() - t0)
     for w in workers:
         w.join()
+    what = "real messages" if repeats == 1 else f"{n // repeats} messages x {repeats}"
     return (f"pipeline queue -> case, {processes} process{'es' if processes > 1 else ''} "
-            f"({kind}, real messages)", f"{rate:,.0f}/s", ">= 1,000/s on 2 cores"
+            f"({kind}, {what})", f"{rate:,.0f}/s", ">= 1,000/s on 2 cores"
             if processes > 1 else "")

@@ -77,12 +77,23 @@ class RuleSpec:
 
 
 @dataclass(frozen=True)
+class SurgeSpec:
+    """热点突发: ``threshold`` near-duplicate appeals about one matter within
+    ``window_minutes`` raise a surge (see hub/surge/)."""
+
+    enabled: bool = True
+    threshold: int = 20
+    window_minutes: int = 60
+
+
+@dataclass(frozen=True)
 class RoutingSpec:
     categories: dict[str, str]
     rules: tuple[RuleSpec, ...]
     triage_threshold: float
     urgency_terms: tuple[str, ...]
     urgency_negations: tuple[str, ...]
+    surge: SurgeSpec = field(default_factory=SurgeSpec)
 
 
 @dataclass(frozen=True)
@@ -294,7 +305,24 @@ def _load_routing(f: _File, unit_codes: set[str]) -> RoutingSpec:
     return RoutingSpec(categories=dict(categories), rules=tuple(rules),
                        triage_threshold=threshold,
                        urgency_terms=tuple(urgency.get("terms", [])),
-                       urgency_negations=tuple(urgency.get("negations", [])))
+                       urgency_negations=tuple(urgency.get("negations", [])),
+                       surge=_load_surge(f))
+
+
+def _load_surge(f: _File) -> SurgeSpec:
+    table = f.data.get("surge", {})
+    if not isinstance(table, dict):
+        raise f.fail("surge", "[surge] must be a table")
+    unknown = set(table) - {"enabled", "threshold", "window_minutes"}
+    if unknown:
+        raise f.fail(sorted(unknown)[0], f"unknown key {sorted(unknown)[0]!r} in [surge]")
+    threshold = table.get("threshold", SurgeSpec.threshold)
+    window = table.get("window_minutes", SurgeSpec.window_minutes)
+    for key, value, top in (("threshold", threshold, 100_000), ("window_minutes", window, 10_080)):
+        if not isinstance(value, int) or isinstance(value, bool) or not 2 <= value <= top:
+            raise f.fail(f"{key} = {value}", f"surge.{key} must be a whole number from 2 to {top}")
+    return SurgeSpec(enabled=bool(table.get("enabled", True)), threshold=threshold,
+                     window_minutes=window)
 
 
 def _load_deadlines(f: _File) -> DeadlineSpec:

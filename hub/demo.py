@@ -26,6 +26,7 @@ from hub.app import create_app
 from hub.core import Hub
 from hub.settings import Settings, load_settings
 from hub.simulate import Channels
+from hub.surge.simulate import event, post_burst
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +158,10 @@ def run_demo(host: str | None = None, port: int | None = None, rate: float = 0.5
         app["sim"] = [
             asyncio.create_task(simulate_hotline(f"http://{shown}:{port}", key or "", rate,
                                                  stop)),
-            asyncio.create_task(grow(channels, rows, stop))]
+            asyncio.create_task(grow(channels, rows, stop)),
+            # a burst water main: 40 callers in the first two minutes raise a surge (热点突发)
+            asyncio.create_task(post_burst(f"http://{shown}:{port}", key or "", event(0), 40,
+                                           120, stop, seed=int(datetime.now().timestamp())))]
 
     async def stop_sim(app: web.Application) -> None:
         stop.set()

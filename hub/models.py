@@ -65,6 +65,10 @@ class Appeal(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("source_id", "external_id", name="uq_appeal_source_external"),
         Index("ix_appeal_state_id", "state", "id"),
+        # members of clusters only: intake inserts (cluster_id NULL) pay nothing for it
+        Index("ix_appeal_cluster_at", "cluster_id", "received_at",
+              sqlite_where=text("cluster_id IS NOT NULL"),
+              postgresql_where=text("cluster_id IS NOT NULL")),
     )
     id: int | None = Field(default=None, primary_key=True)
     source_id: int = Field(foreign_key="source.id")
@@ -86,6 +90,10 @@ class Appeal(SQLModel, table=True):
     # set when the citizen's personal data was erased (on request) or its contact
     # details expired (retention); the retention job skips appeals already done
     anonymised_at: datetime | None = None
+    # the matter (cluster of near-duplicates) this appeal belongs to, set when it is
+    # processed; NULL: a cluster of one. No foreign key: appeal_cluster already points
+    # at appeal and work_order, and a cycle of keys cannot be created or truncated simply
+    cluster_id: int | None = None
 
 
 class QuarantinedItem(SQLModel, table=True):
@@ -380,3 +388,56 @@ class PrivacyEvent(SQLModel, table=True):
     reason: str = Field(sa_column=Column(Text, nullable=False))
     appeals: int = 0
     cases: list[str] | None = Field(default=None, sa_column=Column(JSON))
+
+
+class AppealCluster(SQLModel, table=True):
+    """Appeals about one matter: an original and its near-duplicates (hub/dedupe.py).
+
+    Each member's ``appeal.cluster_id`` points here, set when it is processed: the
+    per-appeal topic a weekly report can aggregate without clustering again. Only the
+    original and the few ``reps`` store band keys, so a large cluster costs no more
+    per new appeal than a small one.
+    """
+
+    __tablename__ = "appeal_cluster"
+    id: int | None = Field(default=None, primary_key=True)
+    original_appeal_id: int = Field(foreign_key="appeal.id", unique=True)
+    # the case that carries the matter; later members' cases are merged into it
+    case_id: int | None = Field(default=None, foreign_key="work_order.id")
+    county_code: str | None = Field(default=None, max_length=40)
+    category: str | None = Field(default=None, max_length=40)
+    size: int = 1
+    first_at: datetime
+    last_at: datetime
+    # recent representatives besides the original (appeal ids, oldest first), bounded
+    reps: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Surge(SQLModel, table=True):
+    """热点突发: many callers about one matter in one place within a short window.
+
+    Raised by the pipeline (hub/surge/); one case carries the matter and every caller
+    is linked to it; operators see it on the call form with the prepared answer.
+    """
+
+    __table_args__ = (Index("ix_surge_state_raised", "state", "raised_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    cluster_id: int = Field(foreign_key="appeal_cluster.id", unique=True)
+    case_id: int = Field(foreign_key="work_order.id", index=True)
+    county_code: str | None = Field(default=None, max_length=40)
+    category: str | None = Field(default=None, max_length=40)
+    # words the callers share, never a caller's text: safe for the published report
+    label: str = Field(max_length=100)
+    title: str = Field(max_length=200)  # what operators see; a supervisor may edit it
+    answer: str = Field(sa_column=Column(Text, nullable=False))  # the prepared answer
+    answer_by: str | None = Field(default=None, max_length=60)
+    answer_at: datetime | None = None
+    # a knowledge-base article (知识库) to answer from, once the hub has one
+    article_ref: str | None = Field(default=None, max_length=80)
+    state: str = Field(default="active", max_length=10)  # active | ended
+    raised_at: datetime
+    callers_at_raise: int
+    ended_at: datetime | None = None
+    ended_by: str | None = Field(default=None, max_length=60)
+    version: int = 1

@@ -16,18 +16,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
-
 from classifiers.text import compose
 from hub import metrics, search
 from hub.core import Hub
 from hub.db import transaction
-from hub.dedupe import find_originals, fingerprint
+from hub.dedupe import apply_plan, fingerprint, plan_clusters
 from hub.lifecycle.service import CaseService, RouteDecision
-from hub.models import Appeal, Case, CaseEvent
 from hub.outage import OUTAGES, report
 from hub.queue import claim, finish
+from hub.surge import SurgeDesk
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +55,8 @@ class _Claimed:
 class BatchResult:
     claimed: int
     opened: int
+    linked: int = 0  # cases linked to the case carrying their matter
+    comparisons: int = 0  # text similarities computed by dedupe
 
 
 class Pipeline:
@@ -69,6 +68,7 @@ class Pipeline:
         self.lease = lease
         self.worker = f"{hub.settings.instance_name}:{uuid.uuid4().hex[:8]}"
         self.cases = CaseService(hub.config, hub.unit_ids)
+        self.surges = SurgeDesk(hub.config)
 
     def run_once(self) -> BatchResult:
         """One batch, synchronously (the CLI, tests and benchmarks call this)."""
@@ -84,40 +84,21 @@ class Pipeline:
             return BatchResult(0, 0)
         decisions = self.router.route_many([compose(a.title, a.body) for a in snapshot])
         prints = {a.id: fingerprint(a.id, a.received_at, a.title, a.body) for a in snapshot}
+        with self.hub.sessions() as s:  # reads only: no write lock while comparing texts
+            plan = plan_clusters(s, list(prints.values()), self.surges.pinned(s, snapshot))
         with transaction(self.hub.sessions) as s:
             held = set(finish(s, self.worker, [a.id for a in snapshot]))
             held_ids = sorted(held)
             search.enqueue(s, held_ids)
-            originals = find_originals(s, [prints[i] for i in held_ids])
             batch = [(a, d) for a, d in zip(snapshot, decisions, strict=True) if a.id in held]
+            if held != plan.appeal_ids:  # a lease ran out meanwhile: plan what we hold
+                plan = plan_clusters(s, [prints[i] for i in held_ids],
+                                     self.surges.pinned(s, [a for a, _ in batch]))
+            clusters = apply_plan(s, plan)
             case_ids = self.cases.open_cases(s, batch)
-            for (appeal, _), case_id in zip(batch, case_ids, strict=True):
-                if appeal.id in originals:
-                    case = s.get(Case, case_id)
-                    assert case is not None
-                    self._link_duplicate(s, appeal.id, case, *originals[appeal.id])
-            opened = len(case_ids)
-        return BatchResult(len(snapshot), opened)
-
-    def _link_duplicate(self, s: Session, appeal_id: int, case: Case, original_id: int,
-                        score: float) -> None:
-        """Point the appeal at its original and merge its case into the original's."""
-        s.execute(update(Appeal).where(Appeal.id == appeal_id)
-                  .values(duplicate_of_id=original_id))
-        target = s.scalar(select(Case).where(Case.appeal_id == original_id))
-        for _ in range(10):  # follow a chain of merges to the surviving case
-            if target is None or target.state != "merged" or target.merged_into_id is None:
-                break
-            target = s.get(Case, target.merged_into_id)
-        if target is None or target.state in ("merged", "closed") or target.id == case.id:
-            s.add(CaseEvent(case_id=case.id, actor="dedupe", action="duplicate",
-                            from_state=case.state, to_state=case.state,
-                            note=f"与诉求 #{original_id} 重复 (相似度 {score:.2f})，原工单已办结"))
-            return
-        self.cases.merge(s, case.id, target.id, "dedupe")
-        s.add(CaseEvent(case_id=case.id, actor="dedupe", action="duplicate",
-                        from_state="merged", to_state="merged",
-                        note=f"跨渠道重复 (相似度 {score:.2f})，并入 {target.number}"))
+            settled = self.surges.settle(
+                s, {a.id: c for (a, _), c in zip(batch, case_ids, strict=True)}, clusters)
+        return BatchResult(len(snapshot), len(case_ids), settled.linked, clusters.comparisons)
 
     def drain(self) -> int:
         """Process until the queue is empty; returns how many cases were opened."""

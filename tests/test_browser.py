@@ -147,3 +147,52 @@ async def test_published_report_renders_in_the_browser(server: Any, browser: Any
     assert await page.locator("h2", has_text="最难办事榜").count() == 1
     box = await page.locator("svg").bounding_box()
     assert box and box["width"] > 100 and box["height"] > 10
+
+
+async def test_surge_banner_for_operators_and_the_reply_for_linked_callers(
+        server: Any, browser: Any) -> None:
+    from hub.db import transaction
+    from hub.lifecycle.service import CaseService
+    from tests.test_surge_web import hot_event
+
+    hub = server.app["hub"]
+    await hub.run(make_staff, hub)
+    surge, carrier, caller = await hub.run(hot_event, hub)
+    base = str(server.make_url("")).rstrip("/")
+
+    # the operator's call form carries the surge and the answer to read out
+    op = await _login(browser, base, "op")
+    await op.click("text=登记来电")
+    banner = op.locator("#surge-banner")
+    await banner.wait_for()
+    assert await banner.is_visible()
+    text = await banner.text_content() or ""
+    assert surge.title in text and "预设答复" in text and "正在统一处理" in text
+    await op.fill("textarea[name=body]", "桂花路那边是不是爆管了？我家也停水了")
+    await op.check(f"#surge-link input[value='{surge.id}']")
+    await op.click("button:has-text('登记')")
+    assert "已关联热点事件" in (await op.text_content("#receipt") or "")
+
+    # the carrying case is answered; a linked caller's look-up on a phone shows it
+    svc = CaseService(hub.config, hub.unit_ids)
+
+    def answer() -> None:
+        with transaction(hub.sessions) as s:
+            svc.sign(s, carrier.id, "zj", unit_id=carrier.unit_id)
+            svc.reply(s, carrier.id, "zj", "破裂管段已更换，今日18时恢复供水，请放水几分钟后使用。",
+                      unit_id=carrier.unit_id)
+
+    await hub.run(answer)
+    phone = await (await browser.new_context(viewport={"width": 390, "height": 844},
+                                             is_mobile=True)).new_page()
+    await phone.goto(f"{base}/lookup")
+    await phone.fill("input[name=number]", caller.number)
+    await phone.fill("input[name=code]", caller.query_code)
+    await phone.click("button[type=submit]")
+    assert carrier.number in (await phone.text_content("#public-linked") or "")
+    assert "18时恢复供水" in (await phone.text_content(".reply") or "")
+    assert "已答复" in (await phone.text_content("#public-state") or "")
+    await phone.check("input[value=满意]")
+    await phone.click("#rate button")
+    await phone.wait_for_selector("text=感谢评价")
+    assert await phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")

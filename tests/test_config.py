@@ -56,3 +56,20 @@ def test_placeholder_secret_refused_in_production() -> None:
         Settings(env="prod", database_url="postgresql+psycopg://x/y").check()
     Settings(env="prod", database_url="postgresql+psycopg://x/y", secret_key="k" * 40).check()
 
+
+def test_surge_settings_are_read_and_checked(cfg: Path) -> None:
+    assert load_config(cfg).routing.surge.threshold == 20
+    path = cfg / "routing.toml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("threshold = 20", "threshold = 1"), encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_config(cfg)
+    assert "surge.threshold" in str(err.value) and err.value.line is not None
+    line = path.read_text(encoding="utf-8").splitlines()[err.value.line - 1]
+    assert line.startswith("threshold")
+    path.write_text(text.replace("window_minutes = 60", "window_minute = 60"), encoding="utf-8")
+    with pytest.raises(ConfigError, match="unknown key 'window_minute'"):
+        load_config(cfg)
+    without = text[:text.index("[surge]")]
+    path.write_text(without, encoding="utf-8")  # an older config without [surge]: defaults
+    assert load_config(cfg).routing.surge.window_minutes == 60

@@ -81,3 +81,38 @@ def test_a_full_database_upgrades_to_head(empty_url: str) -> None:
     with transaction(sessions) as s:
         assert search.backfill_if_empty(s) == 0  # the index holds them now
     engine.dispose()
+
+
+def test_recorded_duplicates_become_clusters_on_upgrade(empty_url: str) -> None:
+    """Duplicate chains recorded before clusters existed (appeal.duplicate_of_id) become
+    one cluster each, led by the first appeal; only its band keys are kept."""
+    engine = make_engine(empty_url)
+    _upgrade(engine, LAST_RELEASE)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO source (id, name, kind, title, enabled, "
+                          "consecutive_failures) VALUES (1, 'web', 'push', '网站', true, 0)"))
+        for i, dup in ((1, None), (2, 1), (3, 2), (4, None)):
+            conn.execute(text(
+                "INSERT INTO appeal (id, source_id, external_id, received_at, created_at, title,"
+                " body, votes, state, attempts, duplicate_of_id) VALUES (:i, 1, :e, :at, :at,"
+                " '停水', '桂花路停水三天了', 0, 'done', 0, :d)"),
+                {"i": i, "e": f"old-{i}", "d": dup, "at": f"2026-01-0{i} 08:00:00+00"})
+            conn.execute(text("INSERT INTO appealband (key, appeal_id, received_at) "
+                              "VALUES (:k, :i, :at)"),
+                         {"k": 1000 + i, "i": i, "at": f"2026-01-0{i} 08:00:00+00"})
+        conn.execute(text(
+            "INSERT INTO work_order (number, appeal_id, state, urgent, hide_identity, difficulty,"
+            " due_state, urge_count, escalated, query_code, reopen_count, return_count,"
+            " extension_requested, created_at, updated_at, version) VALUES ('20260101000001', 1,"
+            " 'triage', false, false, 'normal', 'ok', 0, false, 'ABCDEF', 0, 0, false,"
+            " '2026-01-01 08:00:00+00', '2026-01-01 08:00:00+00', 1)"))
+    _upgrade(engine, "head")
+    with engine.connect() as conn:
+        [(cid, original, size, case_id)] = conn.execute(text(
+            "SELECT id, original_appeal_id, size, case_id FROM appeal_cluster")).all()
+        assert (original, size) == (1, 3) and case_id is not None
+        members = dict(conn.execute(text("SELECT id, cluster_id FROM appeal")).all())
+        assert members == {1: cid, 2: cid, 3: cid, 4: None}
+        assert sorted(r[0] for r in conn.execute(text("SELECT appeal_id FROM appealband"))) \
+            == [1, 4]
+    engine.dispose()

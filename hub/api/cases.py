@@ -1,7 +1,9 @@
 """Citizens' API: look up a case by number and query code (查询验证码), and rate it.
 
 A citizen sees the status, the unit and the replies, nothing else; personal data
-in the appeal text is masked even here, since the code may be shared.
+in the appeal text is masked even here, since the code may be shared. A caller whose
+case was linked to the one carrying the same matter (a duplicate, a surge) sees that
+case's progress and reply under their own number and code, and may rate it.
 """
 
 from __future__ import annotations
@@ -36,22 +38,29 @@ def _service(request: web.Request) -> CaseService:
 def citizen_view(hub: Hub, number: str, code: str, client: str) -> dict[str, Any]:
     """What a citizen may see with number and code: state, unit, replies; masked.
     Served as JSON here and as the public look-up page (hub/web/public.py); the code
-    check is throttled per client and per case number (hub/lifecycle/codes.py)."""
+    check is throttled per client and per case number (hub/lifecycle/codes.py). A caller
+    linked to the case carrying their matter (a hot event) follows that case."""
+    from hub.lifecycle.linked import carrier_of, may_rate
+    from hub.surge.store import surge_notice
+
     def load() -> dict[str, Any]:
         with hub.sessions() as s:
             case = CaseService.find_for_citizen(s, number, code)
+            handling = carrier_of(s, case)
             appeal = s.get(Appeal, case.appeal_id)
-            unit = s.get(Unit, case.unit_id) if case.unit_id else None
-            replies = s.scalars(select(Reply).where(Reply.case_id == case.id)
+            unit = s.get(Unit, handling.unit_id) if handling.unit_id else None
+            replies = s.scalars(select(Reply).where(Reply.case_id == handling.id)
                                 .order_by(Reply.id))
             known = (appeal.contact_name, appeal.contact_phone) if appeal else ()
-            return {"number": case.number, "state": case.state,
-                    "state_label": STATE_LABELS[case.state],
+            return {"number": case.number, "state": handling.state,
+                    "state_label": STATE_LABELS[handling.state],
                     "title": mask_text(appeal.title, known) if appeal else None,
-                    "unit": unit.name if unit else None, "deadline_at": case.deadline_at,
+                    "unit": unit.name if unit else None, "deadline_at": handling.deadline_at,
                     "replies": [{"at": r.at, "body": mask_text(r.body, known)}
                                 for r in replies],
-                    "can_rate": case.state == "replied"}
+                    "can_rate": may_rate(s, case, handling),
+                    "linked_to": handling.number if handling.id != case.id else None,
+                    "surge": surge_notice(s, handling.id)}
 
     return codes.checked(hub.sessions, hub.settings.secret_key, number, client, load)
 
@@ -130,8 +139,11 @@ register_paths({
                         "schema": {"type": "string"}},
                        {"name": "code", "in": "query", "required": True,
                         "schema": {"type": "string"}}],
-        "responses": {"200": json_answer("status, unit and replies",
-                                         {"$ref": "#/components/schemas/CitizenCase"}),
+        "responses": {"200": json_answer(
+                          "status, unit and replies; for a caller linked to the case "
+                          "carrying the same matter, that case's (its number in linked_to; "
+                          "surge: a note when the matter is a hot event)",
+                          {"$ref": "#/components/schemas/CitizenCase"}),
                       "404": error("wrong number or code"),
                       "429": error("too many look-ups, or the number is locked")}}},
     "/api/v1/cases/{number}/rating": {"post": {
@@ -160,7 +172,9 @@ register_paths({
                    "replies": {"type": "array", "items": {
                        "type": "object", "required": ["at", "body"],
                        "properties": {"at": {"type": "string"}, "body": {"type": "string"}}}},
-                   "can_rate": {"type": "boolean"}}}})
+                   "can_rate": {"type": "boolean"},
+                   "linked_to": {"type": ["string", "null"]},
+                   "surge": {"type": ["string", "null"]}}}})
 
 
 @routes.post("/api/v1/units/{unit}/evaluations")

@@ -360,6 +360,10 @@ class CaseService:
         if grade not in GRADES:
             raise CaseError(f"grade must be one of {', '.join(GRADES)}")
         case = self.find_for_citizen(session, number, code)
+        if case.state == "merged":  # a linked caller rates the reply of the carrying case
+            from hub.lifecycle.linked import rate_as_linked
+
+            return rate_as_linked(session, case, grade, comment, channel, now)
         if case.state != "replied":
             raise Conflict("this case has no reply waiting for a rating")
         exists = session.scalar(select(Rating.id).where(Rating.case_id == case.id,

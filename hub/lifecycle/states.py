@@ -29,6 +29,7 @@ ACTION_LABELS = {
     "escalate": "升级督办", "reply": "答复", "rate": "评价", "reopen": "重办",
     "close": "办结", "merge": "合并", "correct": "更正分类", "due_soon": "临期提醒",
     "overdue": "超期", "duplicate": "关联重复件", "erase": "删除个人信息",
+    "surge": "热点突发", "surge_edit": "热点处置",
 }
 
 

@@ -101,5 +101,9 @@ def hot_issues(session: Session, period: Period, config: CityConfig) -> list[dic
             "last": max(r.received_at for r in items).isoformat(),
             "cases": sorted(r.number for r in items)[:50],
         })
+    from hub.surge.report import surge_issues
+
+    # a surge's callers are merged cases, left out above: each surge is an issue of its own
+    issues += surge_issues(session, period, config)
     issues.sort(key=lambda i: (-i["volume"], -i["channels"], -i["votes"], i["label"]))
     return issues[:TOP]

@@ -39,6 +39,7 @@ def setup_web(app: web.Application) -> None:
         public,
         staff,
         staff_api,
+        surges,
     )
     app.middlewares.append(session_middleware)  # before the context processors run
     env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES),
@@ -51,6 +52,7 @@ def setup_web(app: web.Application) -> None:
     app.add_routes(admin_sources.routes)
     app.add_routes(evaluation_review.routes)
     app.add_routes(contact_views.routes)
+    app.add_routes(surges.routes)
     app.add_routes(staff_api.routes)
     app.add_routes(public.routes)
 

@@ -24,7 +24,8 @@ from hub.models import Unit, User, utcnow
 from hub.security.cells import safe_row
 from hub.security.redirects import safe_next
 from hub.security.text import parse_id
-from hub.web import SESSION_COOKIE, checked_form, require_staff
+from hub.surge.store import surge_for_case
+from hub.web import SESSION_COOKIE, checked_form, require_staff, surges
 from hub.web.access import allowed_actions
 from hub.web.actions import perform
 from hub.web.auth import ROLES, AuthError, Staff, add_user, end_session
@@ -128,7 +129,7 @@ async def inbox(request: web.Request) -> web.StreamResponse:
     rows, more, total = await hub.run(load)
     return aiohttp_jinja2.render_template("inbox.html", request, {
         **_choices(hub), "filters": filters, "rows": rows, "more": more, "total": total,
-        "count_cap": COUNT_CAP,
+        "count_cap": COUNT_CAP, "surges": await surges.banners(request),
         "bulk": staff.role == "dispatcher"})
 
 
@@ -218,19 +219,20 @@ async def _render_case(request: web.Request, case_id: int, error: str | None = N
     hub, staff = _hub(request), _staff(request)
     calendar = request.app["case_service"].calendar
 
-    def load() -> dict[str, Any]:
+    def load() -> tuple[dict[str, Any], Any]:
         with hub.sessions() as s:
-            return case_detail(s, staff, case_id, calendar)
+            detail = case_detail(s, staff, case_id, calendar)
+            return detail, surge_for_case(s, case_id)
 
     try:
-        detail = await hub.run(load)
+        detail, surge = await hub.run(load)
     except CaseError as exc:
         return aiohttp_jinja2.render_template("error.html", request, {
             "heading": "找不到工单", "message": str(exc)}, status=exc.status)
     if shows_contact(detail):  # no record, no view: a failed write fails the page
         await hub.run(record_views, hub.sessions, staff, [case_id], "page")
     return aiohttp_jinja2.render_template("case.html", request, {
-        **_choices(hub), "d": detail, "actions": allowed_actions(staff),
+        **_choices(hub), "d": detail, "actions": allowed_actions(staff), "surge": surge,
         "error": error, "notice": notice}, status=status)
 
 
@@ -271,13 +273,14 @@ async def case_action(request: web.Request) -> web.StreamResponse:
 # -- hotline desk -----------------------------------------------------------------------
 @routes.get("/calls/new")
 @require_staff("operator", "dispatcher")
-@aiohttp_jinja2.template("call_new.html")
-async def call_form(request: web.Request) -> dict[str, Any]:
-    return {}
+async def call_form(request: web.Request) -> web.StreamResponse:
+    return aiohttp_jinja2.render_template("call_new.html", request, {
+        "surges": await surges.banners(request)})
 
 
 async def enqueue_with_code(request: web.Request, source_name: str,
-                            fields: dict[str, Any]) -> dict[str, str]:
+                            fields: dict[str, Any],
+                            extra_raw: dict[str, Any] | None = None) -> dict[str, str]:
     """Queue an appeal typed in by a person and tell them its case number and code now.
 
     The number is derived from the appeal (date + id) and the code travels in the
@@ -287,7 +290,7 @@ async def enqueue_with_code(request: web.Request, source_name: str,
     code = new_query_code()
     item = validate_item({**{k: v for k, v in fields.items() if v},
                           "external_id": f"{source_name}-{uuid.uuid4().hex}"})
-    item.raw = {"query_code": code, "entered_by": source_name}
+    item.raw = {"query_code": code, "entered_by": source_name, **(extra_raw or {})}
     [queued] = await request.app["intake"].submit(hub.source_ids[source_name], [item])
     local = item.received_at.astimezone(request.app["case_service"].calendar.tz)
     return {"number": f"{local:%Y%m%d}{queued.id:06d}", "code": code}
@@ -299,12 +302,20 @@ async def call_submit(request: web.Request) -> web.StreamResponse:
     form = await checked_form(request)
     fields = {k: str(form.get(k, "")).strip() for k in
               ("title", "body", "contact_name", "contact_phone", "location")}
+    active = await surges.banners(request)
+    chosen = str(form.get("surge", "")).strip()
+    surge = next((s for s in active if str(s.id) == chosen), None)
+    if chosen and surge is None:
+        return aiohttp_jinja2.render_template("call_new.html", request, {
+            "surges": active, "error": "所选热点事件已结束或不存在，请重新选择后登记"}, status=422)
     try:
-        receipt = await enqueue_with_code(request, DESK_SOURCE, fields)
+        receipt = await enqueue_with_code(request, DESK_SOURCE, fields,
+                                          {"surge_id": surge.id} if surge else None)
     except ItemError as exc:
-        return aiohttp_jinja2.render_template("call_new.html", request,
-                                              {"error": f"无法登记：{exc}"}, status=422)
-    return aiohttp_jinja2.render_template("call_new.html", request, {"receipt": receipt})
+        return aiohttp_jinja2.render_template("call_new.html", request, {
+            "surges": active, "error": f"无法登记：{exc}"}, status=422)
+    return aiohttp_jinja2.render_template("call_new.html", request, {
+        "surges": active, "receipt": {**receipt, "surge": surge.title if surge else None}})
 
 
 # -- admin ------------------------------------------------------------------------------
