@@ -131,18 +131,18 @@ def test_linked_callers_see_the_reply_and_rate_it(hub) -> None:  # type: ignore[
         carrier = s.get(Case, surge.case_id)
         caller = s.scalars(select(Case).where(Case.merged_into_id == carrier.id)
                            .order_by(Case.id.desc())).first()
-    view = citizen_view(hub, caller.number, caller.query_code)
+    view = citizen_view(hub, caller.number, caller.query_code, "203.0.113.9")
     assert view["linked_to"] == carrier.number and view["number"] == caller.number
     assert view["state"] == "assigned" and not view["can_rate"] and "热点事件" in view["surge"]
     unit = hub.unit_ids["A3-zhujian"]
     with transaction(hub.sessions) as s:
         svc.sign(s, carrier.id, "zj", unit_id=unit)
         svc.reply(s, carrier.id, "zj", "抢修队已更换破裂管段，下午三点恢复供水。", unit_id=unit)
-    view = citizen_view(hub, caller.number, caller.query_code)
+    view = citizen_view(hub, caller.number, caller.query_code, "203.0.113.9")
     assert view["state"] == "replied" and view["can_rate"]
     assert "恢复供水" in view["replies"][0]["body"]
     with pytest.raises(Exception, match="不正确"):  # the code of another caller does not open it
-        citizen_view(hub, caller.number, carrier.query_code)
+        citizen_view(hub, caller.number, carrier.query_code, "203.0.113.9")
     with transaction(hub.sessions) as s:
         svc.rate(s, caller.number, caller.query_code, "满意", "修得很快")
     with transaction(hub.sessions) as s, pytest.raises(Conflict):
@@ -151,14 +151,14 @@ def test_linked_callers_see_the_reply_and_rate_it(hub) -> None:  # type: ignore[
         rating = s.scalars(select(Rating).where(Rating.case_id == caller.id)).one()
         assert rating.unit_id == unit and rating.grade == "满意" and rating.round == 0
         assert s.get(Case, carrier.id).state == "replied"  # one caller does not close it
-    assert not citizen_view(hub, caller.number, caller.query_code)["can_rate"]
+    assert not citizen_view(hub, caller.number, caller.query_code, "203.0.113.9")["can_rate"]
     # the carrying case's own citizen closes it; linked callers may still rate
     with transaction(hub.sessions) as s:
         assert svc.rate(s, carrier.number, carrier.query_code, "满意").state == "closed"
     with hub.sessions() as s:
         other = s.scalars(select(Case).where(Case.merged_into_id == carrier.id,
                                              Case.id != caller.id)).first()
-    assert citizen_view(hub, other.number, other.query_code)["can_rate"]
+    assert citizen_view(hub, other.number, other.query_code, "203.0.113.9")["can_rate"]
     with transaction(hub.sessions) as s:
         svc.rate(s, other.number, other.query_code, "不满意", "还是没水")
     assert count(hub, select(func.count()).select_from(Rating)) == 3
