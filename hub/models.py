@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from hub.lifecycle.states import LATE_SQL, OPEN_WORK_SQL
+from hub.lifecycle.states import DEADLINE_SETTING_SQL, LATE_SQL, OPEN_WORK_SQL
 
 
 def utcnow() -> datetime:
@@ -145,9 +145,24 @@ class Case(SQLModel, table=True):
 
 
 class CaseEvent(SQLModel, table=True):
-    """The audit trail: who did what to a case, when, from which state to which."""
+    """The audit trail: who did what to a case, when, from which state to which.
 
-    __table_args__ = (Index("ix_caseevent_at_action", "at", "action"),)
+    Each event also keeps the facts as they stood once it happened: the case's reply
+    deadline (``deadline_at``) and, for an assignment, the time by which the unit had
+    to sign (``sign_deadline_at``). Rankings read these, never the case's current
+    values, so re-marking an old case later cannot change a closed period.
+    """
+
+    __table_args__ = (
+        Index("ix_caseevent_at_action", "at", "action"),
+        # obligations by the day they fall due: 应办结 for a period is a range of this
+        Index("ix_caseevent_deadline_set", "deadline_at",
+              sqlite_where=text(DEADLINE_SETTING_SQL),
+              postgresql_where=text(DEADLINE_SETTING_SQL)),
+        Index("ix_caseevent_sign_deadline", "sign_deadline_at",
+              sqlite_where=text("sign_deadline_at IS NOT NULL"),
+              postgresql_where=text("sign_deadline_at IS NOT NULL")),
+    )
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="work_order.id", index=True)
     at: datetime = Field(default_factory=utcnow)
@@ -157,6 +172,8 @@ class CaseEvent(SQLModel, table=True):
     to_state: str | None = Field(default=None, max_length=20)
     unit_id: int | None = Field(default=None, foreign_key="unit.id")
     note: str | None = Field(default=None, sa_column=Column(Text))
+    deadline_at: datetime | None = None
+    sign_deadline_at: datetime | None = None
 
 
 class Reply(SQLModel, table=True):
