@@ -1,63 +1,103 @@
 """Hot issues (热点问题): many appeals about one matter in one place and time.
 
-Appeals received in the period are linked when they share a county and category
-and their character-bigram Jaccard similarity reaches ``SIMILARITY``; linked
-appeals form clusters (union-find). Paraphrases of one matter share place names
-and key words, not sentences, hence bigrams and a low threshold. Candidate pairs
-come from MinHash LSH (32 bands of 2 rows: likely to meet at similarity 0.25,
-unlikely at 0.05), so a month of appeals costs near-linear time, not all pairs.
-A cluster of at least ``MIN_SIZE`` appeals is a hot issue, ranked by volume,
-spread over channels, then votes. Its label is made of words most of its appeals
-share, which keeps names and phone numbers out of the published report.
+The interface is one function, ``hot_issues(session, period, config)``: the report
+needs nothing else. Inside, three steps:
+
+1. ``_appeals``: the period's appeals (newest first, ties by id: a fixed order).
+2. ``_clusters``: which appeals are about one matter. Today this is computed here:
+   appeals sharing a county and category are linked when their character-bigram
+   Jaccard similarity reaches ``SIMILARITY`` (paraphrases share place names and key
+   words, not sentences); candidate pairs come from MinHash LSH, linked appeals form
+   clusters (union-find). It is most of a ranking's cost, and is meant to give way to
+   cluster ids assigned as appeals are processed; only this step changes then.
+3. ``_describe``: a cluster of at least ``MIN_SIZE`` appeals becomes a hot issue,
+   ranked by volume, channels, votes, then label and first case number.
+
+Its label is made of words most of its appeals share, taken from text masked by
+hub/privacy.py, never a person's name (the contact names of the cluster's appeals,
+and words the segmenter tags as names), never anything with a digit (phones, IDs,
+house numbers), with ties broken by the word itself: the same appeals always give
+the same label, whatever the process's hash seed.
 """
 
 from __future__ import annotations
 
+import re
+import zlib
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.config import CityConfig
 from hub.models import Appeal, Case
+from hub.privacy import mask_text
 from hub.ranking.period import Period
-from hub.textsim import MinHasher, jaccard, shingles
+from hub.textsim import MinHasher, shingles
 
 MIN_SIZE = 3
 SIMILARITY = 0.18
 BANDS, ROWS = 32, 2
 MAX_BUCKET = 200  # a band shared by hundreds of appeals is common wording, not a matter
 _hasher = MinHasher(num_perm=BANDS * ROWS, seed=11)
+_P = np.uint64(4294967311)
 MAX_APPEALS = 50_000  # per period; larger periods are sampled by the newest
+TEXT_CHARS = 300
 TOP = 20
-
-
-def _label_words(texts: list[str]) -> list[str]:
-    from classifiers.text import tokens
-
-    counts: Counter[str] = Counter()
-    for text in texts:
-        counts.update({t for t in tokens(text) if len(t) >= 2 and not t.isdigit()})
-    needed = max(2, (len(texts) + 1) // 2)
-    return [w for w, n in counts.most_common(12) if n >= needed][:4]
+LABEL_WORDS = 4
+# segmenter tags never used as label words: person names, numerals, pronouns, symbols
+_NOT_LABELS = ("nr", "m", "r", "x", "q", "u", "p", "c", "w")
+_DIGIT = re.compile(r"[0-9０-９]")
 
 
 def hot_issues(session: Session, period: Period, config: CityConfig) -> list[dict[str, Any]]:
-    rows = session.execute(
+    rows = _appeals(session, period)
+    return _describe(rows, _clusters(rows), config)
+
+
+def _appeals(session: Session, period: Period) -> list[Any]:
+    return list(session.execute(
         select(Case.number, Case.county_code, Case.category, Appeal.title, Appeal.body,
-               Appeal.source_id, Appeal.votes, Appeal.received_at)
+               Appeal.source_id, Appeal.votes, Appeal.received_at, Appeal.contact_name)
         .join(Appeal, Appeal.id == Case.appeal_id)
         .where(Appeal.received_at >= period.start, Appeal.received_at < period.end,
                Case.state != "merged")
-        .order_by(Appeal.received_at.desc()).limit(MAX_APPEALS))
-    rows = list(rows)
-    grams = [shingles(f"{r.title}{r.body[:300]}", n=2) for r in rows]
+        .order_by(Appeal.received_at.desc(), Appeal.id.desc()).limit(MAX_APPEALS)))
+
+
+def _gram_hashes(text: str) -> np.ndarray:
+    """A text's character bigrams as sorted CRC32s: a tenth of the memory of strings."""
+    grams = shingles(text, n=2)
+    return np.unique(np.fromiter((zlib.crc32(g.encode()) for g in grams), dtype=np.uint32,
+                                 count=len(grams)))
+
+
+def _signature(hashes: np.ndarray) -> np.ndarray:
+    if hashes.size == 0:
+        return np.full(BANDS * ROWS, (1 << 32) - 1, dtype=np.uint64)
+    mixed = (_hasher.a * hashes.astype(np.uint64)[None, :] + _hasher.b) % _P
+    return mixed.min(axis=1)
+
+
+def _similar(a: np.ndarray, b: np.ndarray) -> bool:
+    if not a.size or not b.size:
+        return False
+    common = np.intersect1d(a, b, assume_unique=True).size
+    return common / (a.size + b.size - common) >= SIMILARITY
+
+
+def _clusters(rows: list[Any]) -> list[list[int]]:
+    """Indexes of ``rows`` grouped by matter, each group in row order."""
+    grams = [_gram_hashes(f"{r.title}{r.body[:TEXT_CHARS]}") for r in rows]
     buckets: dict[tuple[Any, ...], list[int]] = defaultdict(list)
     for i, row in enumerate(rows):
-        sig = _hasher.signature(grams[i])
+        sig = _signature(grams[i])
         for b in range(BANDS):
-            buckets[(row.county_code, row.category, b, sig[b * ROWS:(b + 1) * ROWS])].append(i)
+            key = (row.county_code, row.category, b, sig[b * ROWS:(b + 1) * ROWS].tobytes())
+            buckets[key].append(i)
     parent = list(range(len(rows)))
 
     def root(i: int) -> int:
@@ -66,28 +106,30 @@ def hot_issues(session: Session, period: Period, config: CityConfig) -> list[dic
             i = parent[i]
         return i
 
-    checked: set[tuple[int, int]] = set()
     for members in buckets.values():
         if len(members) < 2 or len(members) > MAX_BUCKET:
             continue
         for x in range(len(members)):
             for y in range(x + 1, len(members)):
                 a, b = members[x], members[y]
-                if (a, b) in checked or root(a) == root(b):
-                    continue
-                checked.add((a, b))
-                if jaccard(grams[a], grams[b]) >= SIMILARITY:
+                if root(a) != root(b) and _similar(grams[a], grams[b]):
                     parent[root(a)] = root(b)
-    clusters: dict[int, list[Any]] = defaultdict(list)
-    for i, row in enumerate(rows):
-        clusters[root(i)].append(row)
+    groups: dict[int, list[int]] = defaultdict(list)
+    for i in range(len(rows)):
+        groups[root(i)].append(i)
+    return [g for g in groups.values() if len(g) >= MIN_SIZE]
+
+
+def _describe(rows: list[Any], clusters: list[list[int]],
+              config: CityConfig) -> list[dict[str, Any]]:
     counties = {c.code: c.name for c in config.counties}
     issues = []
-    for items in clusters.values():
-        if len(items) < MIN_SIZE:
-            continue
-        words = _label_words([f"{r.title} {r.body[:300]}" for r in items[:200]])
+    for group in clusters:
+        items = [rows[i] for i in group]
+        words = label_words([f"{r.title} {r.body[:TEXT_CHARS]}" for r in items[:200]],
+                            [r.contact_name for r in items])
         county, category = items[0].county_code, items[0].category
+        numbers = sorted(r.number for r in items)
         issues.append({
             "county": counties.get(county or "", "全市"), "category": category or "未分类",
             "label": "、".join(words) or (category or "未分类"),
@@ -95,7 +137,41 @@ def hot_issues(session: Session, period: Period, config: CityConfig) -> list[dic
             "votes": sum(r.votes or 0 for r in items),
             "first": min(r.received_at for r in items).isoformat(),
             "last": max(r.received_at for r in items).isoformat(),
-            "cases": sorted(r.number for r in items)[:50],
+            "cases": numbers[:50],
         })
-    issues.sort(key=lambda i: (-i["volume"], -i["channels"], -i["votes"], i["label"]))
+    issues.sort(key=lambda i: (-i["volume"], -i["channels"], -i["votes"], i["label"],
+                               i["cases"][0]))
     return issues[:TOP]
+
+
+def _tagged(text: str) -> list[tuple[str, str]]:
+    try:
+        import rjieba
+
+        return [(w, f) for w, f in rjieba.tag(text)]
+    except ImportError:  # pragma: no cover - where rjieba's wheel is missing
+        import jieba.posseg
+
+        return [(p.word, p.flag) for p in jieba.posseg.lcut(text)]
+
+
+def _is_name(word: str, names: list[str]) -> bool:
+    return any(word in n or n in word or (len(n) >= 3 and word == n[1:]) for n in names)
+
+
+def label_words(texts: Iterable[str], contact_names: Iterable[str | None] = ()) -> list[str]:
+    """Up to four words shared by at least half (and two) of ``texts``: no personal
+    data, no names, no numbers, and the same words for the same texts every time."""
+    names = sorted({n.strip() for n in contact_names if n and len(n.strip()) >= 2})
+    counts: Counter[str] = Counter()
+    total = 0
+    for text in texts:
+        total += 1
+        counts.update({w for w, flag in _tagged(mask_text(text))
+                       if len(w) >= 2 and not flag.startswith(_NOT_LABELS)
+                       and not _DIGIT.search(w) and "*" not in w and "@" not in w
+                       and not _is_name(w, names)})
+    needed = max(2, (total + 1) // 2)
+    ordered = sorted((w for w, n in counts.items() if n >= needed),
+                     key=lambda w: (-counts[w], -len(w), w))
+    return [mask_text(w) for w in ordered[:LABEL_WORDS]]
