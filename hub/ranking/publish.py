@@ -115,6 +115,11 @@ class _FixedTimeZip(zipfile.ZipFile):
         info.external_attr = 0o600 << 16
         super().writestr(info, data)
 
+    def write(self, filename: Any, arcname: Any = None, *args: Any, **kwargs: Any) -> None:
+        """openpyxl writes worksheets from temporary files: stored as if by writestr."""
+        with open(filename, "rb") as fh:
+            self.writestr(arcname or Path(filename).name, fh.read())
+
 
 def xlsx_bytes(payload: dict[str, Any]) -> bytes:
     book = Workbook()
