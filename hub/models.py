@@ -112,6 +112,8 @@ class Case(SQLModel, table=True):
         # a unit's 待办理 view: its open work by deadline
         Index("ix_work_order_unit_open_deadline", "unit_id", "deadline_at",
               sqlite_where=text(OPEN_WORK_SQL), postgresql_where=text(OPEN_WORK_SQL)),
+        # cases changed since a moment (rankings: what may have been open then)
+        Index("ix_work_order_updated_created", "updated_at", "created_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(max_length=24, unique=True)
@@ -137,6 +139,8 @@ class Case(SQLModel, table=True):
     extension_requested: bool = False
     merged_into_id: int | None = Field(default=None, foreign_key="work_order.id")
     created_at: datetime = Field(default_factory=utcnow)
+    # every change to a case moves it (CaseService, the deadline check): rankings find
+    # the cases that may have been open at a past moment by it
     updated_at: datetime = Field(default_factory=utcnow)
     assigned_at: datetime | None = None
     first_reply_at: datetime | None = None
@@ -154,7 +158,9 @@ class CaseEvent(SQLModel, table=True):
     """
 
     __table_args__ = (
-        Index("ix_caseevent_at_action", "at", "action"),
+        # a period's events by action, covering the unit and case: counted without
+        # reading the table
+        Index("ix_caseevent_at_action", "at", "action", "unit_id", "case_id"),
         # obligations by the day they fall due: 应办结 for a period is a range of this
         Index("ix_caseevent_deadline_set", "deadline_at",
               sqlite_where=text(DEADLINE_SETTING_SQL),

@@ -11,7 +11,8 @@ needs nothing else. Inside, three steps:
    clusters (union-find). It is most of a ranking's cost, and is meant to give way to
    cluster ids assigned as appeals are processed; only this step changes then.
 3. ``_describe``: a cluster of at least ``MIN_SIZE`` appeals becomes a hot issue,
-   ranked by volume, channels, votes, then label and first case number.
+   ranked by volume, channels, votes, then first case number; the top ``TOP`` are
+   labelled.
 
 Its label is made of words most of its appeals share, taken from text masked by
 hub/privacy.py, never a person's name (the contact names of the cluster's appeals,
@@ -23,7 +24,6 @@ the same label, whatever the process's hash seed.
 from __future__ import annotations
 
 import re
-import zlib
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any
@@ -36,7 +36,7 @@ from hub.config import CityConfig
 from hub.models import Appeal, Case
 from hub.privacy import mask_text
 from hub.ranking.period import Period
-from hub.textsim import MinHasher, shingles
+from hub.textsim import MinHasher
 
 MIN_SIZE = 3
 SIMILARITY = 0.18
@@ -51,6 +51,7 @@ LABEL_WORDS = 4
 # segmenter tags never used as label words: person names, numerals, pronouns, symbols
 _NOT_LABELS = ("nr", "m", "r", "x", "q", "u", "p", "c", "w")
 _DIGIT = re.compile(r"[0-9０-９]")
+_NOISE = re.compile(r"[\s\W_]+", re.UNICODE)  # as hub.textsim
 
 
 def hot_issues(session: Session, period: Period, config: CityConfig) -> list[dict[str, Any]]:
@@ -68,18 +69,32 @@ def _appeals(session: Session, period: Period) -> list[Any]:
         .order_by(Appeal.received_at.desc(), Appeal.id.desc()).limit(MAX_APPEALS)))
 
 
-def _gram_hashes(text: str) -> np.ndarray:
-    """A text's character bigrams as sorted CRC32s: a tenth of the memory of strings."""
-    grams = shingles(text, n=2)
-    return np.unique(np.fromiter((zlib.crc32(g.encode()) for g in grams), dtype=np.uint32,
-                                 count=len(grams)))
+def _bigrams(text: str) -> np.ndarray:
+    """A text's distinct character bigrams (punctuation and spaces dropped, as in
+    hub.textsim.shingles) as sorted integers: code point pairs, exact and a tenth of
+    the memory of strings."""
+    clean = _NOISE.sub("", text)
+    points = np.frombuffer(clean.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    if points.size < 2:
+        return points
+    return np.unique(points[:-1] * np.uint64(0x110000) + points[1:])
 
 
-def _signature(hashes: np.ndarray) -> np.ndarray:
-    if hashes.size == 0:
-        return np.full(BANDS * ROWS, (1 << 32) - 1, dtype=np.uint64)
-    mixed = (_hasher.a * hashes.astype(np.uint64)[None, :] + _hasher.b) % _P
-    return mixed.min(axis=1)
+def _signatures(grams: list[np.ndarray], chunk: int = 500) -> np.ndarray:
+    """MinHash signatures of many texts at once: (len(grams), BANDS * ROWS)."""
+    out = np.full((len(grams), BANDS * ROWS), (1 << 32) - 1, dtype=np.uint64)
+    for first in range(0, len(grams), chunk):
+        part = grams[first:first + chunk]
+        sizes = np.array([g.size for g in part])
+        if not sizes.sum():
+            continue
+        keys = np.concatenate(part) % _P
+        mixed = (_hasher.a * keys[None, :] + _hasher.b) % _P
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        filled = sizes > 0
+        out[first:first + len(part)][filled] = np.minimum.reduceat(
+            mixed, starts[filled], axis=1).T
+    return out
 
 
 def _similar(a: np.ndarray, b: np.ndarray) -> bool:
@@ -91,10 +106,11 @@ def _similar(a: np.ndarray, b: np.ndarray) -> bool:
 
 def _clusters(rows: list[Any]) -> list[list[int]]:
     """Indexes of ``rows`` grouped by matter, each group in row order."""
-    grams = [_gram_hashes(f"{r.title}{r.body[:TEXT_CHARS]}") for r in rows]
+    grams = [_bigrams(f"{r.title}{r.body[:TEXT_CHARS]}") for r in rows]
+    signatures = _signatures(grams)
     buckets: dict[tuple[Any, ...], list[int]] = defaultdict(list)
     for i, row in enumerate(rows):
-        sig = _signature(grams[i])
+        sig = signatures[i]
         for b in range(BANDS):
             key = (row.county_code, row.category, b, sig[b * ROWS:(b + 1) * ROWS].tobytes())
             buckets[key].append(i)
@@ -106,13 +122,17 @@ def _clusters(rows: list[Any]) -> list[list[int]]:
             i = parent[i]
         return i
 
+    checked: set[tuple[int, int]] = set()  # a dissimilar pair may share several bands
     for members in buckets.values():
         if len(members) < 2 or len(members) > MAX_BUCKET:
             continue
         for x in range(len(members)):
             for y in range(x + 1, len(members)):
                 a, b = members[x], members[y]
-                if root(a) != root(b) and _similar(grams[a], grams[b]):
+                if (a, b) in checked or root(a) == root(b):
+                    continue
+                checked.add((a, b))
+                if _similar(grams[a], grams[b]):
                     parent[root(a)] = root(b)
     groups: dict[int, list[int]] = defaultdict(list)
     for i in range(len(rows)):
@@ -122,9 +142,16 @@ def _clusters(rows: list[Any]) -> list[list[int]]:
 
 def _describe(rows: list[Any], clusters: list[list[int]],
               config: CityConfig) -> list[dict[str, Any]]:
+    """The ``TOP`` clusters by volume, channels, votes and first case number, labelled."""
     counties = {c.code: c.name for c in config.counties}
+
+    def weight(group: list[int]) -> tuple[Any, ...]:
+        items = [rows[i] for i in group]
+        return (-len(items), -len({r.source_id for r in items}),
+                -sum(r.votes or 0 for r in items), min(r.number for r in items))
+
     issues = []
-    for group in clusters:
+    for group in sorted(clusters, key=weight)[:TOP]:
         items = [rows[i] for i in group]
         words = label_words([f"{r.title} {r.body[:TEXT_CHARS]}" for r in items[:200]],
                             [r.contact_name for r in items])
@@ -139,9 +166,7 @@ def _describe(rows: list[Any], clusters: list[list[int]],
             "last": max(r.received_at for r in items).isoformat(),
             "cases": numbers[:50],
         })
-    issues.sort(key=lambda i: (-i["volume"], -i["channels"], -i["votes"], i["label"],
-                               i["cases"][0]))
-    return issues[:TOP]
+    return issues
 
 
 def _tagged(text: str) -> list[tuple[str, str]]:

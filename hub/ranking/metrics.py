@@ -166,10 +166,11 @@ def _in(period: Period, column: Any) -> Any:
 
 
 def _merged(period: Period) -> Any:
-    """Cases merged into another before the period ended: duplicates count nowhere."""
-    return select(CaseEvent.case_id).where(CaseEvent.action == "merge",
-                                           CaseEvent.to_state == "merged",
-                                           CaseEvent.at < period.end)
+    """Cases merged into another before the period ended: duplicates count nowhere.
+    (A merge is final, so they are among the cases merged now: a short list.)"""
+    m = aliased(CaseEvent, name="m")
+    return select(Case.id).where(Case.state == "merged", exists().where(
+        m.case_id == Case.id, m.action == "merge", m.to_state == "merged", m.at < period.end))
 
 
 def _event_counts(session: Session, period: Period, merged: Any,
@@ -203,18 +204,17 @@ def _due(session: Session, period: Period, merged: Any,
     falling = (select(e.id.label("eid"), e.case_id, e.unit_id, e.deadline_at.label("due"),
                       literal(0).label("carried"), _next_ending(e).label("next_id"))
                .where(e.deadline_at >= period.start, e.deadline_at < period.end,
-                      text(f"e.{DEADLINE_SETTING_SQL}"), e.at < period.end,
+                      text(f"e.{DEADLINE_SETTING_SQL}"),  # (set before it, so before the end)
                       e.unit_id.is_not(None), e.case_id.not_in(merged)))
     # carried over: open and past its deadline when the period began. The case's last
-    # state-changing event before the start says so; candidates are cases open now
-    # and past that deadline, or changed since the start (no event since: unchanged)
-    w = aliased(CaseEvent, name="w")
+    # state-changing event before the start says so. Candidates: cases open now and
+    # past that deadline, and cases changed since the start (every change to a case
+    # moves its updated_at; a case not changed since is as it was then)
     candidates = union(
         select(Case.id.label("case_id")).where(text(f"work_order.{OPEN_WORK_SQL}"),
                                                Case.deadline_at < period.start),
-        select(w.case_id).join(Case, Case.id == w.case_id)
-        .where(w.at >= period.start, w.action.in_(STATE_ACTIONS),
-               Case.created_at < period.start)).subquery("candidates")
+        select(Case.id).where(Case.updated_at >= period.start,
+                              Case.created_at < period.start)).subquery("candidates")
     y = aliased(CaseEvent, name="y")
     last = (select(candidates.c.case_id,
                    select(func.max(y.id)).where(y.case_id == candidates.c.case_id,
@@ -228,31 +228,44 @@ def _due(session: Session, period: Period, merged: Any,
                .where(s.to_state.in_(OPEN_WORK), s.deadline_at < period.start,
                       s.unit_id.is_not(None), s.case_id.not_in(merged)))
     for part in (falling, carried):
-        _aggregate_due(session, period, part.subquery("d"), figures)
+        _aggregate_due(session, period, _followed(part, "next_id", "d"), figures)
+
+
+def _followed(query: Any, column: str, name: str) -> Any:
+    """``query`` with the time and action of the event its ``column`` names, looked up
+    by primary key (a join on a computed id makes PostgreSQL hash the whole table)."""
+    # OFFSET 0 keeps both planners from folding the subquery into the outer one and
+    # repeating its correlated lookups for every expression that uses them
+    inner = query.offset(0).subquery(f"{name}_inner")
+    x = aliased(CaseEvent, name=f"{name}_x")
+    return select(inner, select(x.at).where(x.id == inner.c[column])
+                  .scalar_subquery().label("next_at"),
+                  select(x.action).where(x.id == inner.c[column])
+                  .scalar_subquery().label("next_action")).subquery(name)
 
 
 def _aggregate_due(session: Session, period: Period, d: Any,
                    figures: dict[int, UnitFigures]) -> None:
-    n = aliased(CaseEvent, name="n")
     r = aliased(CaseEvent, name="r")
     c = aliased(CaseEvent, name="c")
     j = aliased(CaseEvent, name="j")
     end = period.end
     on_time = exists().where(r.case_id == d.c.case_id, r.action == "reply", r.id > d.c.eid,
                              r.at <= d.c.due)
+    unreplaced = d.c.next_id.is_(None)
     replied = exists().where(r.case_id == d.c.case_id, r.action == "reply", r.id > d.c.eid,
-                             r.at < end, or_(n.id.is_(None), r.id < n.id))
+                             r.at < end, or_(unreplaced, r.id < d.c.next_id))
     closed = and_(exists().where(c.case_id == d.c.case_id, c.action == "close",
                                  c.id > d.c.eid, c.at < end),
-                  or_(n.id.is_(None), n.at >= end))
+                  or_(unreplaced, d.c.next_at >= end))
     # returned after the deadline, and a dispatcher gave the case to another unit before
     # the period ended: the return was rightful, so the case was never the unit's
     k = aliased(CaseEvent, name="k")
     judgment = (select(func.min(k.id)).where(
-        k.case_id == d.c.case_id, k.id > n.id, k.action == "assign",
-        k.from_state == "returned").correlate(d, n).scalar_subquery())
-    rightful = and_(n.action == "return", exists().where(
-        j.id == judgment, j.at < end, j.unit_id != d.c.unit_id).correlate(d, n))
+        k.case_id == d.c.case_id, k.id > d.c.next_id, k.action == "assign",
+        k.from_state == "returned").correlate(d).scalar_subquery())
+    rightful = and_(d.c.next_action == "return", exists().where(
+        j.id == judgment, j.at < end, j.unit_id != d.c.unit_id).correlate(d))
 
     def flag(condition: Any) -> Any:
         return func.sum(case((condition, 1), else_=0))
@@ -260,9 +273,8 @@ def _aggregate_due(session: Session, period: Period, d: Any,
     rows = session.execute(
         select(d.c.unit_id, func.count(), flag(d.c.carried == 1), flag(on_time), flag(replied),
                flag(closed))
-        .select_from(d.outerjoin(n, n.id == d.c.next_id))
         # an obligation replaced before its deadline never fell due
-        .where(or_(n.id.is_(None), n.at > d.c.due), or_(n.id.is_(None), ~rightful))
+        .where(or_(unreplaced, d.c.next_at > d.c.due), or_(unreplaced, ~rightful))
         .group_by(d.c.unit_id))
     for unit_id, due, carried, timely, answered, done in rows:
         f = figures[unit_id]
@@ -280,17 +292,16 @@ def _signing(session: Session, period: Period, merged: Any,
     x = aliased(CaseEvent, name="x")
     first = (select(func.min(x.id)).where(x.case_id == a.case_id, x.id > a.id,
                                           x.action.in_(SIGN_RESPONSES)).scalar_subquery())
-    items = (select(a.unit_id, a.sign_deadline_at.label("limit"), first.label("resp_id"))
-             .where(a.sign_deadline_at >= period.start, a.sign_deadline_at < period.end,
-                    a.at < period.end, a.unit_id.is_not(None), a.case_id.not_in(merged))
-             .subquery("i"))
-    r = aliased(CaseEvent, name="r")
-    in_time = and_(r.id.is_not(None), r.at <= items.c.limit)
-    taken = and_(in_time, r.action.in_(("assign", "reassign", "merge")))
-    answered = and_(in_time, r.action.in_(("sign", "return")))
+    items = _followed(
+        select(a.unit_id, a.sign_deadline_at.label("limit"), first.label("resp_id"))
+        .where(a.sign_deadline_at >= period.start, a.sign_deadline_at < period.end,
+               a.unit_id.is_not(None), a.case_id.not_in(merged)),
+        "resp_id", "i")
+    in_time = and_(items.c.resp_id.is_not(None), items.c.next_at <= items.c.limit)
+    taken = and_(in_time, items.c.next_action.in_(("assign", "reassign", "merge")))
+    answered = and_(in_time, items.c.next_action.in_(("sign", "return")))
     rows = session.execute(
         select(items.c.unit_id, func.count(), func.sum(case((answered, 1), else_=0)))
-        .select_from(items.outerjoin(r, r.id == items.c.resp_id))
         .where(~taken).group_by(items.c.unit_id))
     for unit_id, due, timely in rows:
         figures[unit_id].sign_due += due

@@ -1,4 +1,5 @@
-"""case events keep the deadlines as they stood: reply deadline and signing deadline
+"""case events keep the deadlines as they stood: reply deadline and signing deadline;
+cases indexed by when they last changed; a period's events counted from an index
 
 Revision ID: 0014
 Revises: 0009
@@ -39,9 +40,18 @@ def upgrade() -> None:
     op.create_index('ix_caseevent_sign_deadline', 'caseevent', ['sign_deadline_at'],
                     unique=False, sqlite_where=sa.text("sign_deadline_at IS NOT NULL"),
                     postgresql_where=sa.text("sign_deadline_at IS NOT NULL"))
+    op.create_index('ix_work_order_updated_created', 'work_order',
+                    ['updated_at', 'created_at'], unique=False)
+    # a period's events counted per unit from the index alone
+    op.drop_index('ix_caseevent_at_action', table_name='caseevent')
+    op.create_index('ix_caseevent_at_action', 'caseevent', ['at', 'action', 'unit_id', 'case_id'],
+                    unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_caseevent_at_action', table_name='caseevent')
+    op.create_index('ix_caseevent_at_action', 'caseevent', ['at', 'action'], unique=False)
+    op.drop_index('ix_work_order_updated_created', table_name='work_order')
     op.drop_index('ix_caseevent_sign_deadline', table_name='caseevent')
     op.drop_index('ix_caseevent_deadline_set', table_name='caseevent')
     with op.batch_alter_table('caseevent') as batch:
