@@ -59,6 +59,15 @@ def hot_issues(session: Session, period: Period, config: CityConfig) -> list[dic
     return _describe(rows, _clusters(rows), config)
 
 
+def _teach_places(config: CityConfig) -> None:
+    """Place and unit names as words (the router does the same), so a label says
+    桂花坪街道, not a fragment of it."""
+    from classifiers.text import add_words
+
+    add_words([n for c in config.counties for n in (c.name, *c.aliases, *c.towns)]
+              + [u.name for u in config.units])
+
+
 def _appeals(session: Session, period: Period) -> list[Any]:
     return list(session.execute(
         select(Case.number, Case.county_code, Case.category, Appeal.title, Appeal.body,
@@ -144,6 +153,7 @@ def _describe(rows: list[Any], clusters: list[list[int]],
               config: CityConfig) -> list[dict[str, Any]]:
     """The ``TOP`` clusters by volume, channels, votes and first case number, labelled."""
     counties = {c.code: c.name for c in config.counties}
+    _teach_places(config)
 
     def weight(group: list[int]) -> tuple[Any, ...]:
         items = [rows[i] for i in group]
