@@ -59,13 +59,26 @@ def hot_issues(session: Session, period: Period, config: CityConfig) -> list[dic
     return _describe(rows, _clusters(rows), config)
 
 
+_taught: set[str] = set()
+
+
 def _teach_places(config: CityConfig) -> None:
     """Place and unit names as words (the router does the same), so a label says
-    桂花坪街道, not a fragment of it."""
-    from classifiers.text import add_words
+    桂花坪街道, not a fragment of it. Only the segmenter that tags labels learns them:
+    teaching the Python jieba would load its whole dictionary for nothing."""
+    names = [n for c in config.counties for n in (c.name, *c.aliases, *c.towns)] + [
+        u.name for u in config.units]
+    try:
+        import rjieba
+    except ImportError:  # pragma: no cover - where rjieba's wheel is missing
+        from classifiers.text import add_words
 
-    add_words([n for c in config.counties for n in (c.name, *c.aliases, *c.towns)]
-              + [u.name for u in config.units])
+        add_words(names)
+        return
+    for name in names:
+        if name and name not in _taught:
+            rjieba.add_word(name, 20000, None)
+            _taught.add(name)
 
 
 def _appeals(session: Session, period: Period) -> list[Any]:
