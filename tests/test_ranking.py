@@ -222,6 +222,24 @@ def test_a_rightful_return_does_not_count_against_the_unit(hub: Hub) -> None:
     assert (jt["wrongful_returns"], jt["rightful_returns"]) == (1, 1)
 
 
+def test_a_late_return_counts_only_once_judged_wrongful(hub: Hub) -> None:
+    week(hub)
+    svc = CaseService(hub.config, hub.unit_ids)
+    with transaction(hub.sessions) as s:  # two more of 交通's cases due Tue 29 Sep
+        for name, back in (("j8", at(30, 16)), ("j9", at(8, 9, month=10))):
+            appeal = Appeal(source_id=hub.source_ids["web"], external_id=name,
+                            received_at=at(23, 8), title="路灯", body="路灯不亮", state="done")
+            s.add(appeal)
+            s.flush()
+            cid = svc.open_case(s, appeal, TRIAGE, now=at(23, 8)).id
+            svc.assign(s, cid, "jiaotong", "d", now=at(23, 9))
+            svc.return_case(s, cid, "u", "非本单位职责", now=at(30, 10))  # after the deadline
+            svc.assign(s, cid, "jiaotong", "d", now=back)  # judged wrongful: back to 交通
+    jt = entry(report(hub), "jiaotong")["figures"]
+    # j8 was judged within W40, so it counts (late); j9 only after the week: not yet
+    assert (jt["due"], jt["due_on_time"], jt["wrongful_returns"]) == (2, 0, 2)
+
+
 def test_units_without_cases_are_unscored_and_tiers_rank_apart(hub: Hub) -> None:
     week(hub)
     payload = report(hub)

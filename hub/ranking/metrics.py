@@ -13,8 +13,8 @@ reopening, a merge). Definitions, per unit and period:
 
 - 应办结 (due): obligations that fell due in the period, plus earlier ones still
   unanswered and still with the unit when the period began (往期超期未答复). A
-  case the unit returned after its deadline is left out once a dispatcher gave it
-  to another unit (a rightful return) before the period ended.
+  case the unit returned after its deadline counts only if a dispatcher judged the
+  return wrongful (sent it back to the unit) before the period ended.
 - 按期答复 (answered on time): of 应办结, answered by the deadline.
 - 已答复 / 已办结: of 应办结, answered / closed by the end of the period.
 - 应签收 / 按时签收: assignments whose signing time limit ended in the period;
@@ -258,14 +258,15 @@ def _aggregate_due(session: Session, period: Period, d: Any,
     closed = and_(exists().where(c.case_id == d.c.case_id, c.action == "close",
                                  c.id > d.c.eid, c.at < end),
                   or_(unreplaced, d.c.next_at >= end))
-    # returned after the deadline, and a dispatcher gave the case to another unit before
-    # the period ended: the return was rightful, so the case was never the unit's
+    # returned after the deadline: the unit's only if a dispatcher sent it back to the
+    # same unit (a wrongful return) before the period ended; a rightful return, or one
+    # not judged yet, does not count against it
     k = aliased(CaseEvent, name="k")
     judgment = (select(func.min(k.id)).where(
         k.case_id == d.c.case_id, k.id > d.c.next_id, k.action == "assign",
         k.from_state == "returned").correlate(d).scalar_subquery())
-    rightful = and_(d.c.next_action == "return", exists().where(
-        j.id == judgment, j.at < end, j.unit_id != d.c.unit_id).correlate(d))
+    rightful = and_(d.c.next_action == "return", ~exists().where(
+        j.id == judgment, j.at < end, j.unit_id == d.c.unit_id).correlate(d))
 
     def flag(condition: Any) -> Any:
         return func.sum(case((condition, 1), else_=0))
