@@ -25,11 +25,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.config import CityConfig
@@ -83,8 +83,9 @@ def _teach_places(config: CityConfig) -> None:
 
 def _appeals(session: Session, period: Period) -> list[Any]:
     return list(session.execute(
-        select(Case.number, Case.county_code, Case.category, Appeal.title, Appeal.body,
-               Appeal.source_id, Appeal.votes, Appeal.received_at, Appeal.contact_name)
+        select(Case.number, Case.county_code, Case.category, Appeal.title,
+               func.substr(Appeal.body, 1, TEXT_CHARS).label("body"), Appeal.source_id,
+               Appeal.votes, Appeal.received_at, Appeal.contact_name)
         .join(Appeal, Appeal.id == Case.appeal_id)
         .where(Appeal.received_at >= period.start, Appeal.received_at < period.end,
                Case.state != "merged")
@@ -126,16 +127,30 @@ def _similar(a: np.ndarray, b: np.ndarray) -> bool:
     return common / (a.size + b.size - common) >= SIMILARITY
 
 
+def _buckets(rows: list[Any], signatures: np.ndarray) -> Iterator[np.ndarray]:
+    """Row indexes sharing a band's values, county and category: the candidate pairs'
+    groups (LSH), found by sorting each band rather than in a dict of every key."""
+    assert ROWS == 2  # two 32-bit values make one 64-bit band key
+    places: dict[tuple[Any, Any], int] = {}
+    gids = np.array([places.setdefault((r.county_code, r.category), len(places))
+                     for r in rows], dtype=np.uint64)
+    for b in range(BANDS):
+        keys = (signatures[:, 2 * b] << np.uint64(32)) | signatures[:, 2 * b + 1]
+        order = np.lexsort((keys, gids))  # stable: members stay in row order
+        k, g = keys[order], gids[order]
+        bounds = np.concatenate([[0], np.flatnonzero((k[1:] != k[:-1]) | (g[1:] != g[:-1]))
+                                 + 1, [len(order)]])
+        sizes = np.diff(bounds)
+        for first, size in zip(bounds[:-1], sizes, strict=True):
+            if 2 <= size <= MAX_BUCKET:
+                yield order[first:first + size]
+
+
 def _clusters(rows: list[Any]) -> list[list[int]]:
     """Indexes of ``rows`` grouped by matter, each group in row order."""
+    if not rows:
+        return []
     grams = [_bigrams(f"{r.title}{r.body[:TEXT_CHARS]}") for r in rows]
-    signatures = _signatures(grams)
-    buckets: dict[tuple[Any, ...], list[int]] = defaultdict(list)
-    for i, row in enumerate(rows):
-        sig = signatures[i]
-        for b in range(BANDS):
-            key = (row.county_code, row.category, b, sig[b * ROWS:(b + 1) * ROWS].tobytes())
-            buckets[key].append(i)
     parent = list(range(len(rows)))
 
     def root(i: int) -> int:
@@ -144,16 +159,16 @@ def _clusters(rows: list[Any]) -> list[list[int]]:
             i = parent[i]
         return i
 
-    checked: set[tuple[int, int]] = set()  # a dissimilar pair may share several bands
-    for members in buckets.values():
-        if len(members) < 2 or len(members) > MAX_BUCKET:
-            continue
-        for x in range(len(members)):
-            for y in range(x + 1, len(members)):
-                a, b = members[x], members[y]
-                if (a, b) in checked or root(a) == root(b):
+    n = len(rows)
+    checked: set[int] = set()  # a dissimilar pair may share several bands
+    for members in _buckets(rows, _signatures(grams)):
+        listed = members.tolist()
+        for x in range(len(listed)):
+            for y in range(x + 1, len(listed)):
+                a, b = listed[x], listed[y]
+                if a * n + b in checked or root(a) == root(b):
                     continue
-                checked.add((a, b))
+                checked.add(a * n + b)
                 if _similar(grams[a], grams[b]):
                     parent[root(a)] = root(b)
     groups: dict[int, list[int]] = defaultdict(list)
