@@ -204,7 +204,7 @@ def test_the_citizens_report_reads_like_a_bulletin(hub: Hub) -> None:
         assert page.find("section", id=section), section
     # city totals with the counts behind every rate, and the change against last week
     assert "全市共受理群众诉求5件" in text and "满意率75.0%" in text
-    assert "评价4件" in text and "与上期（2026年第39周" in text
+    assert "评价4件" in text and "与上期（2026年第39周）相比" in text
     assert page.find("th", scope="col") and page.find("th", scope="row")
     # a table per tier; rates with their counts; idle units named, not scored
     assert {a["data-tier"] for a in page.find("table", **{"class": "ranking"})} == {

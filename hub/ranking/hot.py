@@ -36,14 +36,16 @@ from hub.config import CityConfig
 from hub.models import Appeal, Case
 from hub.privacy import mask_text
 from hub.ranking.period import Period
-from hub.textsim import MinHasher
 
 MIN_SIZE = 3
 SIMILARITY = 0.18
 BANDS, ROWS = 32, 2
 MAX_BUCKET = 200  # a band shared by hundreds of appeals is common wording, not a matter
-_hasher = MinHasher(num_perm=BANDS * ROWS, seed=11)
-_P = np.uint64(4294967311)
+# multiply-shift hashing ((a*x + b) mod 2^64, top 32 bits): universal enough for
+# MinHash, and no modulo per bigram and permutation
+_rng = np.random.default_rng(11)
+_A = (_rng.integers(1, 2**63, size=(BANDS * ROWS, 1), dtype=np.uint64) | np.uint64(1))
+_B = _rng.integers(0, 2**63, size=(BANDS * ROWS, 1), dtype=np.uint64)
 MAX_APPEALS = 50_000  # per period; larger periods are sampled by the newest
 TEXT_CHARS = 300
 TOP = 20
@@ -111,8 +113,8 @@ def _signatures(grams: list[np.ndarray], chunk: int = 500) -> np.ndarray:
         sizes = np.array([g.size for g in part])
         if not sizes.sum():
             continue
-        keys = np.concatenate(part) % _P
-        mixed = (_hasher.a * keys[None, :] + _hasher.b) % _P
+        keys = np.concatenate(part)
+        mixed = (_A * keys[None, :] + _B) >> np.uint64(32)
         starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
         filled = sizes > 0
         out[first:first + len(part)][filled] = np.minimum.reduceat(
