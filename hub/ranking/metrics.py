@@ -26,8 +26,10 @@ reopening, a merge). Definitions, per unit and period:
 - ratings and QR evaluations given in the period.
 Merged duplicates (合并) count nowhere.
 
-All of it is SQL aggregation per unit; only reply times come to Python, as
-timestamps for a vectorised working-day count.
+A case's events are read in the order they were written (their ids), which is
+their time order: the case service appends them as things happen. All of it is SQL
+aggregation per unit; only reply times come to Python, as timestamps for a
+vectorised working-day count.
 """
 
 from __future__ import annotations
