@@ -1,7 +1,8 @@
 """A large, realistic database for the lifecycle, ranking and inbox benchmarks:
 N cases over 2026 (most closed, about a third still open), their appeals, the event
-log each state implies, replies and ratings. Written with multi-row INSERTs on
-SQLite and COPY on PostgreSQL.
+log each state implies (with the deadlines each event records, as CaseService writes
+them), replies and ratings. Written with multi-row INSERTs on SQLite and COPY on
+PostgreSQL.
 """
 
 from __future__ import annotations
@@ -64,7 +65,39 @@ def _ts(engine: Engine, moment: datetime) -> Any:
         moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def populate(hub: Hub, cases: int, texts: list[str], seed: int = 5) -> dict[str, float]:
+def _timeline(row: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    """A case's events as CaseService writes them: (at, actor, action, from, to, unit,
+    reply deadline after it, signing deadline)."""
+    _i, received, state, unit, _county, days, _reply_h, sign_reply_h = row
+    out: list[tuple[Any, ...]] = [(received, "router", "receive", None, "received", None,
+                                   None, None)]
+    if state == "triage":
+        out.append((received, "router", "triage", "received", "triage", None, None, None))
+        return out
+    assigned = received + timedelta(hours=1)
+    due = assigned + timedelta(days=days)
+    out.append((assigned, "router", "assign", "received", "assigned", unit, due,
+                assigned + timedelta(days=1)))
+    if state == "assigned":
+        return out
+    signed = assigned + timedelta(hours=2)
+    out.append((signed, "unit", "sign", "assigned", "signed", unit, due, None))
+    if state == "signed":
+        return out
+    replied = signed + timedelta(hours=sign_reply_h)
+    out.append((replied, "unit", "reply", "signed", "replied", unit, due, None))
+    if state == "closed":
+        out.append((replied + timedelta(days=1), "citizen", "close", "replied", "closed", unit,
+                    due, None))
+    elif state == "reopened":
+        again = replied + timedelta(days=1)
+        out.append((again, "citizen", "reopen", "replied", "reopened", unit,
+                    again + timedelta(days=2), again + timedelta(days=1)))
+    return out
+
+
+def populate(hub: Hub, cases: int, texts: list[str], seed: int = 5,
+             search_index: bool = True) -> dict[str, float]:
     """Fill an empty, migrated database; returns rows written and seconds taken."""
     rng = random.Random(seed)
     engine = hub.engine
@@ -81,10 +114,11 @@ def populate(hub: Hub, cases: int, texts: list[str], seed: int = 5) -> dict[str,
                  else rng.choice(OPEN))
         if state in OPEN:  # open work is recent, its deadline near "now"
             received = now - timedelta(days=rng.uniform(0, 12))
-        plan.append((i, received, state, rng.choice(units), rng.choice(counties)))
+        plan.append((i, received, state, rng.choice(units), rng.choice(counties),
+                     rng.choice((3, 4, 5, 7)), rng.uniform(2, 120), rng.uniform(1, 100)))
 
     def appeals() -> Iterator[tuple[Any, ...]]:
-        for i, received, _s, _u, _c in plan:
+        for i, received, *_ in plan:
             body = texts[i % len(texts)]
             yield (i, rng.choice(sources), f"b{i}", _ts(engine, received),
                    _ts(engine, received), body[:30] or "诉求", body,
@@ -95,19 +129,20 @@ def populate(hub: Hub, cases: int, texts: list[str], seed: int = 5) -> dict[str,
         "contact_name", "contact_phone", "location", "votes", "state", "attempts"), appeals())
 
     def work_orders() -> Iterator[tuple[Any, ...]]:
-        for i, received, state, unit, county in plan:
-            assigned = received + timedelta(hours=1)
-            deadline = assigned + timedelta(days=rng.choice((3, 4, 5, 7)))
-            replied = assigned + timedelta(hours=rng.uniform(2, 120)) \
-                if state in ("closed", "replied") else None
+        for row in plan:
+            i, received, state, unit, county = row[:5]
+            events = _timeline(row)
+            last = events[-1]
+            replied = next((e[0] for e in events if e[2] == "reply"), None)
+            closed = events[-1][0] if state == "closed" else None
             yield (i, f"{received:%Y%m%d}{i:07d}", i, state, "城乡建设",
                    None if state == "triage" else unit, county, 0.8, False, False, "normal",
-                   None if state == "triage" else _ts(engine, deadline), "ok", 0, False,
+                   _ts(engine, last[6]) if last[6] else None, "ok", 0, False,
                    "ABCDEF", 1 if state == "reopened" else 0, 0, False,
-                   _ts(engine, received), _ts(engine, received), _ts(engine, assigned),
+                   _ts(engine, received), _ts(engine, last[0]),
+                   _ts(engine, received + timedelta(hours=1)),
                    _ts(engine, replied) if replied else None,
-                   _ts(engine, replied + timedelta(days=1)) if state == "closed" and replied
-                   else None, 3)
+                   _ts(engine, closed) if closed else None, 3)
 
     n_cases = _write(engine, "work_order", (
         "id", "number", "appeal_id", "state", "category", "unit_id", "county_code",
@@ -117,33 +152,18 @@ def populate(hub: Hub, cases: int, texts: list[str], seed: int = 5) -> dict[str,
         "closed_at", "version"), work_orders())
 
     def events() -> Iterator[tuple[Any, ...]]:
-        for i, received, state, unit, _c in plan:
-            assigned = received + timedelta(hours=1)
-            yield (i, _ts(engine, received), "router", "receive", None, "received", None)
-            if state == "triage":
-                yield (i, _ts(engine, received), "router", "triage", "received", "triage", None)
-                continue
-            yield (i, _ts(engine, assigned), "router", "assign", "received", "assigned", unit)
-            if state == "assigned":
-                continue
-            signed = assigned + timedelta(hours=2)
-            yield (i, _ts(engine, signed), "unit", "sign", "assigned", "signed", unit)
-            if state == "signed":
-                continue
-            replied = signed + timedelta(hours=rng.uniform(1, 100))
-            yield (i, _ts(engine, replied), "unit", "reply", "signed", "replied", unit)
-            if state == "closed":
-                yield (i, _ts(engine, replied + timedelta(days=1)), "citizen", "close",
-                       "replied", "closed", unit)
-            elif state == "reopened":
-                yield (i, _ts(engine, replied + timedelta(days=1)), "citizen", "reopen",
-                       "replied", "reopened", unit)
+        for row in plan:
+            for at, actor, action, before, after, unit, due, sign_by in _timeline(row):
+                yield (row[0], _ts(engine, at), actor, action, before, after, unit,
+                       _ts(engine, due) if due else None,
+                       _ts(engine, sign_by) if sign_by else None)
 
     n_events = _write(engine, "caseevent", (
-        "case_id", "at", "actor", "action", "from_state", "to_state", "unit_id"), events())
+        "case_id", "at", "actor", "action", "from_state", "to_state", "unit_id",
+        "deadline_at", "sign_deadline_at"), events())
 
     def ratings() -> Iterator[tuple[Any, ...]]:
-        for i, received, state, unit, _c in plan:
+        for i, received, state, unit, *_ in plan:
             if state in ("closed", "reopened") and (i % 2 == 0 or state == "reopened"):
                 grade = "不满意" if state == "reopened" else rng.choice(GRADES[:4])
                 yield (i, unit, 0, grade, "web", _ts(engine, received + timedelta(days=4)))
@@ -152,7 +172,8 @@ def populate(hub: Hub, cases: int, texts: list[str], seed: int = 5) -> dict[str,
                                           "at"), ratings())
     seconds = time.perf_counter() - started
     t_index = time.perf_counter()
-    search.rebuild(hub.sessions)  # what `hub reindex` does; the pipeline indexes as it goes
+    if search_index:  # what `hub reindex` does; the pipeline indexes as it goes
+        search.rebuild(hub.sessions)
     index_seconds = time.perf_counter() - t_index
     if engine.dialect.name == "postgresql":
         with engine.begin() as conn:

@@ -251,8 +251,10 @@ def cmd_rank(args: argparse.Namespace) -> int:
         return 2
     finally:
         hub.close()
-    _print({"period": payload["period"], "from": payload["from"], "to": payload["to"],
+    _print({"period": payload["period"], "title": payload.get("title"),
+            "from": payload["from"], "to": payload["to"],
             "best": payload["best"], "worst": payload["worst"], "too_few": payload["too_few"],
+            "no_cases": payload.get("no_cases", []),
             "hot_issues": len(payload["hot_issues"]), "out": args.out})
     return 0
 

@@ -29,7 +29,7 @@ class ConfigError(ValueError):
 class UnitSpec:
     code: str
     name: str
-    kind: str  # city | county | department | county_department
+    kind: str  # city | county | department | county_department | enterprise
     parent: str | None = None
     county: str | None = None
     mirrors: str | None = None  # the municipal department a county unit mirrors
@@ -102,8 +102,29 @@ class DeadlineSpec:
     reply_days: dict[str, int] = field(default_factory=lambda: {"normal": 3})
     due_soon_days: int = 1
     escalate_after_urges: int = 2
+    sign_days: int = 1  # 签收: by the end of this many working days after assignment
     extra_holidays: tuple[str, ...] = ()
     extra_workdays: tuple[str, ...] = ()
+
+
+#: indicators a tier may weigh (the names rankings and ranking.toml use)
+INDICATORS = ("sign", "on_time", "completion", "satisfaction", "resolution", "returns",
+              "redo", "reply_speed")
+UNIT_KINDS = ("county", "department", "county_department", "enterprise")
+
+
+@dataclass(frozen=True)
+class TierSpec:
+    """Units ranked against each other (区县, 市直部门, 公共企事业单位 ...)."""
+
+    code: str
+    title: str
+    kinds: tuple[str, ...]
+    weights: dict[str, float]
+    min_cases: int
+    list_size: int
+    include_children: bool = False  # a county's figures include its own departments'
+    chart: bool = True  # drawn in the report's charts (long tiers only in tables)
 
 
 @dataclass(frozen=True)
@@ -115,6 +136,7 @@ class RankingSpec:
     bottom3_notice: int
     bottom3_interview: int
     misconduct_rank_first: bool
+    tiers: tuple[TierSpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -233,6 +255,10 @@ def _load_units(f: _File) -> tuple[str, str, list[UnitSpec], list[CountySpec]]:
                          aliases=(local, *depts[mirrored].get("aliases", []))))
     if not counties:
         raise f.fail("[[counties]]", "at least one county/district is required")
+    for company in f.data.get("enterprises", []):
+        code = f.req(company, "code", str, "[[enterprises]]")
+        add(UnitSpec(code=code, name=f.req(company, "name", str, code), kind="enterprise",
+                     parent="city"))
     return city_code, city_name, units, counties
 
 
@@ -333,6 +359,9 @@ def _load_deadlines(f: _File) -> DeadlineSpec:
     if "normal" not in reply:
         raise f.fail("[reply_days]", "reply_days.normal is required")
     alerts = f.data.get("alerts", {})
+    sign_days = f.data.get("signing", {}).get("working_days", 1)
+    if not isinstance(sign_days, int) or isinstance(sign_days, bool) or not 1 <= sign_days <= 10:
+        raise f.fail("working_days", "signing.working_days must be a whole number from 1 to 10")
     cal = f.data.get("calendar", {})
     for day in [*cal.get("extra_holidays", []), *cal.get("extra_workdays", [])]:
         if not re.match(r"^\d{4}-\d{2}-\d{2}$", str(day)):
@@ -347,26 +376,75 @@ def _load_deadlines(f: _File) -> DeadlineSpec:
     return DeadlineSpec(timezone=tz, reply_days=dict(reply),
                         due_soon_days=int(alerts.get("due_soon_days", 1)),
                         escalate_after_urges=int(alerts.get("escalate_after_urges", 2)),
+                        sign_days=sign_days,
                         extra_holidays=tuple(str(d) for d in cal.get("extra_holidays", [])),
                         extra_workdays=tuple(str(d) for d in cal.get("extra_workdays", [])))
 
 
-def _load_ranking(f: _File) -> RankingSpec:
-    weights = f.req(f.data, "weights", dict, "[weights]")
+def _weights(f: _File, weights: Any, where: str) -> dict[str, float]:
+    if not isinstance(weights, dict):
+        raise f.fail(where, f"{where} must be a table of indicator = weight")
     for key, value in weights.items():
-        if not isinstance(value, int | float) or value < 0:
+        if key not in INDICATORS:
+            raise f.fail(key, f"unknown indicator {key!r} in {where} "
+                              f"(known: {', '.join(INDICATORS)})")
+        if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
             raise f.fail(key, f"weight {key!r} must be a number >= 0")
     if sum(weights.values()) <= 0:
-        raise f.fail("[weights]", "weights must not all be zero")
+        raise f.fail(where, "weights must not all be zero")
+    return {k: float(v) for k, v in weights.items()}
+
+
+def _whole(f: _File, table: dict[str, Any], key: str, default: int, low: int = 0) -> int:
+    value = table.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        raise f.fail(key, f"{key!r} must be a whole number >= {low}")
+    return value
+
+
+DEFAULT_TIERS = (("county", "区县（市）", ("county",), True, True),
+                 ("department", "市直部门", ("department",), False, True),
+                 ("enterprise", "公共企事业单位", ("enterprise",), False, True),
+                 ("county_department", "区县部门", ("county_department",), False, False))
+
+
+def _load_ranking(f: _File) -> RankingSpec:
+    weights = _weights(f, f.req(f.data, "weights", dict, "[weights]"), "[weights]")
     listing = f.data.get("listing", {})
     esc = f.data.get("escalation", {})
+    min_cases = _whole(f, listing, "min_cases", 5)
+    list_size = _whole(f, listing, "list_size", 10, low=1)
+    tiers: list[TierSpec] = []
+    raw_tiers = f.data.get("tiers") or [
+        {"code": c, "title": t, "kinds": list(k), "include_children": i, "chart": ch}
+        for c, t, k, i, ch in DEFAULT_TIERS]
+    seen: set[str] = set()
+    for tier in raw_tiers:
+        code = f.req(tier, "code", str, "[[tiers]]")
+        if code in seen or not CODE_RE.match(code):
+            raise f.fail(code, f"tier code {code!r} is repeated or not letters, digits, - or _")
+        seen.add(code)
+        kinds = f.req(tier, "kinds", list, code)
+        for kind in kinds:
+            if kind not in UNIT_KINDS:
+                raise f.fail(kind, f"tier {code}: unknown unit kind {kind!r} "
+                                   f"(known: {', '.join(UNIT_KINDS)})")
+        tiers.append(TierSpec(
+            code=code, title=str(tier.get("title", code)), kinds=tuple(kinds),
+            weights=_weights(f, tier["weights"], f"[tiers.weights] of {code}")
+            if "weights" in tier else weights,
+            min_cases=_whole(f, tier, "min_cases", min_cases),
+            list_size=_whole(f, tier, "list_size", list_size, low=1),
+            include_children=bool(tier.get("include_children", False)),
+            chart=bool(tier.get("chart", True))))
     return RankingSpec(
-        weights={k: float(v) for k, v in weights.items()},
+        weights=weights,
         prior_strength=float(f.data.get("shrinkage", {}).get("prior_strength", 10)),
-        min_cases=int(listing.get("min_cases", 5)), list_size=int(listing.get("list_size", 10)),
+        min_cases=min_cases, list_size=list_size,
         bottom3_notice=int(esc.get("bottom3_consecutive_notice", 2)),
         bottom3_interview=int(esc.get("bottom3_consecutive_interview", 3)),
         misconduct_rank_first=bool(esc.get("misconduct_rank_first", True)),
+        tiers=tuple(tiers),
     )
 
 

@@ -126,6 +126,23 @@ async def grow(channels: Channels, rows: list[dict[str, str]], stop: asyncio.Eve
             pass
 
 
+def prepare_history(settings: Settings) -> None:
+    """Several weeks of past cases on the first start (hub/demo_history.py)."""
+    from hub.demo_history import seed_history
+
+    hub = Hub.open(settings)
+    try:
+        if hub.settings.env != "dev":
+            raise RuntimeError("demo history is made only with HUB_ENV=dev")
+        print("hub demo: making six weeks of past cases (first start only) ...", flush=True)
+        made = seed_history(hub)
+        if made:
+            print(f"  {made.get('cases', 0)} cases, reports published for "
+                  f"{', '.join(made['published'])}", flush=True)
+    finally:
+        hub.close()
+
+
 def run_demo(host: str | None = None, port: int | None = None, rate: float = 0.5) -> int:
     """Serve the demo on HUB_HOST/HUB_PORT (flags win), the channel imitations on
     HUB_DEMO_CHANNELS_PORT (else the next port)."""
@@ -142,6 +159,7 @@ def run_demo(host: str | None = None, port: int | None = None, rate: float = 0.5
                                       start=datetime.now(TZ) - timedelta(days=2)))
     settings = settings.with_overrides(
         config_dir=demo_config(settings, f"http://127.0.0.1:{channels_port}"))
+    prepare_history(settings)
     app = create_app(settings)
     stop = asyncio.Event()
     shown = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from hub.lifecycle.states import LATE_SQL, OPEN_WORK_SQL
+from hub.lifecycle.states import DEADLINE_SETTING_SQL, LATE_SQL, OPEN_WORK_SQL
 
 
 def utcnow() -> datetime:
@@ -144,6 +144,8 @@ class Case(SQLModel, table=True):
         # a unit's 待办理 view: its open work by deadline
         Index("ix_work_order_unit_open_deadline", "unit_id", "deadline_at",
               sqlite_where=text(OPEN_WORK_SQL), postgresql_where=text(OPEN_WORK_SQL)),
+        # cases changed since a moment (rankings: what may have been open then)
+        Index("ix_work_order_updated_created", "updated_at", "created_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(max_length=24, unique=True)
@@ -171,6 +173,8 @@ class Case(SQLModel, table=True):
     extension_requested: bool = False
     merged_into_id: int | None = Field(default=None, foreign_key="work_order.id")
     created_at: datetime = Field(default_factory=utcnow)
+    # every change to a case moves it (CaseService, the deadline check): rankings find
+    # the cases that may have been open at a past moment by it
     updated_at: datetime = Field(default_factory=utcnow)
     assigned_at: datetime | None = None
     first_reply_at: datetime | None = None
@@ -179,9 +183,26 @@ class Case(SQLModel, table=True):
 
 
 class CaseEvent(SQLModel, table=True):
-    """The audit trail: who did what to a case, when, from which state to which."""
+    """The audit trail: who did what to a case, when, from which state to which.
 
-    __table_args__ = (Index("ix_caseevent_at_action", "at", "action"),)
+    Each event also keeps the facts as they stood once it happened: the case's reply
+    deadline (``deadline_at``) and, for an assignment, the time by which the unit had
+    to sign (``sign_deadline_at``). Rankings read these, never the case's current
+    values, so re-marking an old case later cannot change a closed period.
+    """
+
+    __table_args__ = (
+        # a period's events by action, covering the unit and case: counted without
+        # reading the table
+        Index("ix_caseevent_at_action", "at", "action", "unit_id", "case_id"),
+        # obligations by the day they fall due: 应办结 for a period is a range of this
+        Index("ix_caseevent_deadline_set", "deadline_at",
+              sqlite_where=text(DEADLINE_SETTING_SQL),
+              postgresql_where=text(DEADLINE_SETTING_SQL)),
+        Index("ix_caseevent_sign_deadline", "sign_deadline_at",
+              sqlite_where=text("sign_deadline_at IS NOT NULL"),
+              postgresql_where=text("sign_deadline_at IS NOT NULL")),
+    )
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="work_order.id", index=True)
     at: datetime = Field(default_factory=utcnow)
@@ -191,6 +212,8 @@ class CaseEvent(SQLModel, table=True):
     to_state: str | None = Field(default=None, max_length=20)
     unit_id: int | None = Field(default=None, foreign_key="unit.id")
     note: str | None = Field(default=None, sa_column=Column(Text))
+    deadline_at: datetime | None = None
+    sign_deadline_at: datetime | None = None
 
 
 class Reply(SQLModel, table=True):

@@ -140,13 +140,19 @@ async def test_published_report_renders_in_the_browser(server: Any, browser: Any
     base = str(server.make_url("")).rstrip("/")
     page = await (await browser.new_context()).new_page()
     await page.goto(f"{base}/reports")
-    await page.click("text=2026-W40")
+    await page.click("text=2026年第40周")
     await page.wait_for_selector("svg rect")
-    bars = await page.locator("svg rect").count()
-    assert bars == 2  # the two units with enough cases to rank
+    # one chart per indicator, a bar for each of the two units with enough cases to rank
+    assert await page.locator("figure svg").count() == 7
+    assert await page.locator("#fig-on_time svg rect").count() == 2
     assert await page.locator("h2", has_text="最难办事榜").count() == 1
-    box = await page.locator("svg").bounding_box()
+    box = await page.locator("#fig-on_time svg").bounding_box()
     assert box and box["width"] > 100 and box["height"] > 10
+    # printed, the page's own @page rule gives A4 (595 x 842 points) pages
+    pdf = await page.pdf(prefer_css_page_size=True)
+    boxes = set(re.findall(rb"MediaBox \[0 0 ([0-9.]+) ([0-9.]+)\]", pdf))
+    assert boxes and all(round(float(w)) in (595, 596) and round(float(h)) in (842, 843)
+                         for w, h in boxes), boxes
 
 
 async def test_surge_banner_for_operators_and_the_reply_for_linked_callers(

@@ -62,10 +62,28 @@ def test_a_full_database_upgrades_to_head(empty_url: str) -> None:
             "INSERT INTO appeal (source_id, external_id, received_at, created_at, title, body,"
             " votes, state, attempts) VALUES (1, 'old-1', '2026-01-01 00:00:00+00',"
             " '2026-01-01 00:00:00+00', '路灯不亮', '小区门口路灯坏了一个月', 0, 'done', 0)"))
+        # a case reopened before the upgrade: its latest handling gets the case's
+        # deadline, the round before it (no deadline was ever recorded) none
+        conn.execute(text(
+            "INSERT INTO work_order (id, number, appeal_id, state, unit_id, urgent,"
+            " hide_identity, difficulty, deadline_at, due_state, urge_count, escalated,"
+            " query_code, reopen_count, return_count, extension_requested, created_at,"
+            " updated_at, version) SELECT 1, '20260101000001', id, 'signed', 1, false, false,"
+            " 'normal', '2026-01-09 15:59:59+00', 'ok', 0, false, 'ABCDEF', 1, 0, false,"
+            " '2026-01-01 00:00:00+00', '2026-01-06 00:00:00+00', 5 FROM appeal"))
+        for number, (action, day) in enumerate((("assign", 1), ("reply", 2), ("reopen", 5),
+                                                ("sign", 6)), 1):
+            conn.execute(text(
+                "INSERT INTO caseevent (id, case_id, at, actor, action, unit_id) VALUES"
+                f" ({number}, 1, '2026-01-0{day} 00:00:00+00', 'x', '{action}', 1)"))
     _upgrade(engine, "head")
     with engine.connect() as conn:
         assert conn.execute(text("SELECT code, auto_assign_paused FROM unit")).all() == [
             ("zhujian", False)]
+        deadlines = conn.execute(text(
+            "SELECT action, deadline_at IS NOT NULL FROM caseevent ORDER BY id")).all()
+        assert deadlines == [("assign", False), ("reply", False), ("reopen", True),
+                             ("sign", True)]
         assert conn.execute(text("SELECT count(*) FROM searchbacklog")).scalar() == 0
         assert conn.execute(text("SELECT count(*) FROM throttle")).scalar() == 0
         assert conn.execute(text("SELECT count(*) FROM sourceevent")).scalar() == 0

@@ -276,6 +276,11 @@ def check_rank(hub: FreshHub, words: list[str], run: Run) -> None:
     assert suffixes >= {".html", ".csv", ".xlsx", ".json"}, suffixes
     stored = json.loads(next(folder.glob("*.json")).read_text(encoding="utf-8"))
     assert stored["period"] == period
+    # the citizens' report names the period in Chinese and ranks each tier apart
+    assert out["title"] == stored["title"] and stored["title"].startswith(
+        f"{period[:4]}年第{int(period[-2:])}周"), out
+    assert [t["code"] for t in stored["tiers"]] == [
+        "county", "department", "enterprise", "county_department"]
 
 
 def check_retrain(hub: FreshHub, words: list[str], run: Run) -> None:

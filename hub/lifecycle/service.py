@@ -86,6 +86,10 @@ class CaseService:
             raise CaseError(f"no deadline configured for {kind!r}")
         return self.calendar.add_workdays(start, days)
 
+    def sign_deadline(self, start: datetime) -> datetime:
+        """签收时限: the end of the configured working day after an assignment."""
+        return self.calendar.add_workdays(start, self.config.deadlines.sign_days)
+
     @staticmethod
     def load(session: Session, case_id: int) -> Case:
         case = session.get(Case, case_id)
@@ -95,8 +99,10 @@ class CaseService:
 
     def _move(self, session: Session, case: Case, action: str, actor: str,
               note: str | None = None, expected_version: int | None = None,
-              now: datetime | None = None, **changes: Any) -> Case:
-        """Check the transition, apply ``changes`` with the version guard, log the event."""
+              now: datetime | None = None, sign_by: datetime | None = None,
+              **changes: Any) -> Case:
+        """Check the transition, apply ``changes`` with the version guard, log the event
+        with the deadline as it stands after it (and ``sign_by`` for an assignment)."""
         now = now or utcnow()
         if expected_version is not None and expected_version != case.version:
             raise Conflict("the case changed since you opened it; reload and try again")
@@ -109,7 +115,9 @@ class CaseService:
             raise Conflict("someone else changed this case at the same time; reload")
         session.add(CaseEvent(case_id=case.id, at=now, actor=actor, action=action,
                               from_state=case.state, to_state=to_state,
-                              unit_id=values.get("unit_id") or case.unit_id, note=note))
+                              unit_id=values.get("unit_id") or case.unit_id, note=note,
+                              deadline_at=values.get("deadline_at", case.deadline_at),
+                              sign_deadline_at=sign_by))
         session.flush()
         session.refresh(case)
         return case
@@ -141,6 +149,7 @@ class CaseService:
             return []
         now = now or utcnow()
         deadline = self.deadline(now, deadline_kind or "normal")
+        sign_by = self.sign_deadline(now)
         rows, plans = [], []
         paused = set(session.scalars(select(Unit.code).where(Unit.auto_assign_paused)))
         for appeal, d in batch:
@@ -170,18 +179,21 @@ class CaseService:
             events.append({"case_id": case_id, "at": now, "actor": actor, "action": "receive",
                            "from_state": None, "to_state": "received", "unit_id": None,
                            "note": f"渠道诉求 #{appeal.id}" + (f"; 规则 {d.rule}" if d.rule
-                                                             else "")})
+                                                             else ""),
+                           "deadline_at": None, "sign_deadline_at": None})
             if auto:
                 events.append({"case_id": case_id, "at": now, "actor": actor,
                                "action": "assign", "from_state": "received",
                                "to_state": "assigned", "unit_id": self.unit_ids[d.unit_code],
                                "note": f"自动派单 置信度 {d.confidence:.2f}" if d.rule is None
-                               else f"按规则 {d.rule} 交办"})
+                               else f"按规则 {d.rule} 交办",
+                               "deadline_at": deadline, "sign_deadline_at": sign_by})
             else:
                 events.append({"case_id": case_id, "at": now, "actor": actor,
                                "action": "triage", "from_state": "received",
                                "to_state": "triage", "unit_id": None,
-                               "note": _suggestion_note(d, held)})
+                               "note": _suggestion_note(d, held),
+                               "deadline_at": None, "sign_deadline_at": None})
         session.execute(insert(CaseEvent.__table__), events)  # type: ignore[arg-type]
         return ids
 
@@ -217,7 +229,8 @@ class CaseService:
         if category:
             changes["category"] = category
         return self._move(session, case, action, actor, note=note or unit_code,
-                          expected_version=expected_version, now=now, **changes)
+                          expected_version=expected_version, now=now,
+                          sign_by=self.sign_deadline(now), **changes)
 
     def correct(self, session: Session, case_id: int, actor: str, category: str | None,
                 unit_code: str | None) -> None:
@@ -248,6 +261,7 @@ class CaseService:
                            expected_version=expected_version, merged_into_id=into_id, now=now)
         session.add(CaseEvent(case_id=into_id, at=now or utcnow(), actor=actor, action="merge",
                               from_state=target.state, to_state=target.state,
+                              unit_id=target.unit_id, deadline_at=target.deadline_at,
                               note=f"合并重复件 {case.number}"))
         return moved
 
@@ -280,7 +294,7 @@ class CaseService:
                           return_count=case.return_count + 1, deadline_at=None)
 
     def request_extension(self, session: Session, case_id: int, actor: str, reason: str,
-                          unit_id: int | None = None) -> Case:
+                          unit_id: int | None = None, now: datetime | None = None) -> Case:
         if not reason.strip():
             raise CaseError("an extension request needs a reason (延期理由)")
         case = self.load(session, case_id)
@@ -288,18 +302,19 @@ class CaseService:
         if case.extension_requested:
             raise Conflict("an extension request is already waiting for a decision")
         return self._move(session, case, "request_extension", actor, note=reason.strip(),
-                          extension_requested=True)
+                          now=now, extension_requested=True)
 
     def decide_extension(self, session: Session, case_id: int, actor: str, grant: bool,
-                         note: str | None = None) -> Case:
+                         note: str | None = None, now: datetime | None = None) -> Case:
+        now = now or utcnow()
         case = self.load(session, case_id)
         if not case.extension_requested:
             raise CaseError("no extension request is waiting on this case")
         if not grant:
-            return self._move(session, case, "refuse_extension", actor, note=note,
+            return self._move(session, case, "refuse_extension", actor, note=note, now=now,
                               extension_requested=False)
-        base = max(case.deadline_at or utcnow(), utcnow())
-        return self._move(session, case, "grant_extension", actor, note=note,
+        base = max(case.deadline_at or now, now)
+        return self._move(session, case, "grant_extension", actor, note=note, now=now,
                           extension_requested=False, due_state="ok",
                           deadline_at=self.deadline(base, "extension"))
 
@@ -314,7 +329,9 @@ class CaseService:
         if escalate:
             session.add(CaseEvent(case_id=case.id, at=now or utcnow(), actor=actor,
                                   action="escalate", from_state=case.state,
-                                  to_state=case.state, note=f"催办 {count} 次仍未办结, 升级督办"))
+                                  to_state=case.state, unit_id=case.unit_id,
+                                  deadline_at=case.deadline_at,
+                                  note=f"催办 {count} 次仍未办结, 升级督办"))
         return case
 
     def reply(self, session: Session, case_id: int, actor: str, body: str,
@@ -333,9 +350,11 @@ class CaseService:
                           body=body.strip(), at=now))
         return moved
 
-    def close(self, session: Session, case_id: int, actor: str, note: str | None = None) -> Case:
+    def close(self, session: Session, case_id: int, actor: str, note: str | None = None,
+              now: datetime | None = None) -> Case:
+        now = now or utcnow()
         case = self.load(session, case_id)
-        return self._move(session, case, "close", actor, note=note, closed_at=utcnow())
+        return self._move(session, case, "close", actor, note=note, now=now, closed_at=now)
 
     # -- citizens --------------------------------------------------------------------------
     @staticmethod
@@ -379,6 +398,7 @@ class CaseService:
                               closed_at=now)
         escalate = case.reopen_count >= 1
         return self._move(session, case, "reopen", "citizen", note=note, now=now,
+                          sign_by=self.sign_deadline(now),
                           reopen_count=case.reopen_count + 1, closed_at=None,
                           deadline_at=self.deadline(now, "redo"), due_state="ok",
                           escalated=case.escalated or escalate)

@@ -15,6 +15,9 @@ OPEN_WORK = ("assigned", "signed", "reopened")
 OPEN_WORK_SQL = "state IN (" + ", ".join(f"'{s}'" for s in OPEN_WORK) + ")"
 #: open work that is due soon or overdue (临期/超期), as SQL for the same reason
 LATE_SQL = "due_state IN ('due_soon', 'overdue')"
+#: actions that set a case's reply deadline (an obligation to answer by then)
+DEADLINE_SETTING = ("assign", "reassign", "reopen", "grant_extension")
+DEADLINE_SETTING_SQL = "action IN (" + ", ".join(f"'{a}'" for a in DEADLINE_SETTING) + ")"
 STATES = ("received", "triage", "assigned", "signed", "replied", "returned", "reopened",
           "merged", "closed")
 STATE_LABELS = {

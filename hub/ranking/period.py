@@ -78,3 +78,20 @@ def last_full_week(now: datetime, tz: ZoneInfo) -> Period:
     """The week before the one ``now`` falls in (what Monday's job reports)."""
     today = now.astimezone(tz).date()
     return period_containing(today - timedelta(days=7), "week", tz)
+
+
+QUARTERS = ("一", "二", "三", "四")
+
+
+def period_title(period: Period) -> str:
+    """The period as bulletins print it: 2026年第47周（11月16日—11月22日）."""
+    first, last = period.first, period.last
+    if period.kind == "week":
+        iso = first.isocalendar()
+        return (f"{iso.year}年第{iso.week}周（{first.month}月{first.day}日—"
+                f"{last.month}月{last.day}日）")
+    if period.kind == "month":
+        return f"{first.year}年{first.month}月"
+    if period.kind == "quarter":
+        return f"{first.year}年第{QUARTERS[(first.month - 1) // 3]}季度"
+    return f"{first.year}年"

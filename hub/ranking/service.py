@@ -1,8 +1,10 @@
 """Ranking a period: the one use case behind `hub rank`, the weekly job and the site.
 
 A closed period's report is stored the first time it is made and published as
-stored; re-running recomputes from the same timestamped rows and gives the same
-numbers (the tests check it), but does not rewrite what was published.
+stored; re-running recomputes from the same event log and gives the same bytes
+(the tests check it), but does not rewrite what was published. Reports stored by
+an earlier version (another layout and method) stay published as they were; asked
+for again, such a period is computed afresh for the files, and not stored.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from hub.lifecycle.calendar import WorkCalendar
 from hub.models import utcnow
 from hub.ranking.period import Period, last_full_week, parse_period
 from hub.ranking.publish import write_files
-from hub.ranking.report import build_report, store, stored
+from hub.ranking.report import build_report, is_current, store, stored
 
 log = logging.getLogger(__name__)
 HOT_ISSUE_KINDS = ("week", "month")  # clustering a year of appeals is left to offline work
@@ -30,8 +32,9 @@ HOT_ISSUE_KINDS = ("week", "month")  # clustering a year of appeals is left to o
 def compute(session: Session, hub: Hub, period: Period) -> dict[str, Any]:
     calendar = WorkCalendar(hub.config.deadlines)
     before = period.previous()
-    previous = stored(session, before.label) or build_report(
-        session, hub.config, before, calendar, with_hot_issues=False)
+    previous = stored(session, before.label)
+    if not is_current(previous):
+        previous = build_report(session, hub.config, before, calendar, with_hot_issues=False)
     return build_report(session, hub.config, period, calendar, previous=previous,
                         with_hot_issues=period.kind in HOT_ISSUE_KINDS)
 
@@ -42,11 +45,15 @@ def rank(hub: Hub, label: str, out_dir: Path | None = None, recompute: bool = Fa
     period = parse_period(label, WorkCalendar(hub.config.deadlines).tz)
     closed = period.end <= now
     with transaction(hub.sessions) as s:
-        payload = None if recompute else stored(s, period.label)
+        kept = stored(s, period.label)
+        payload = None if recompute or not is_current(kept) else kept
         if payload is None:
             payload = compute(s, hub, period)
-            if closed:
+            if closed and kept is None:
                 store(s, payload, now)
+            elif kept is not None and not is_current(kept):
+                log.warning("the report published for %s uses an earlier layout; it stays "
+                            "published, the files are computed afresh", period.label)
     if out_dir is not None:
         write_files(payload, out_dir)
     return payload
@@ -57,8 +64,10 @@ def weekly_job(hub: Hub, now: datetime | None = None) -> dict[str, Any] | None:
     period = last_full_week(now or utcnow(), WorkCalendar(hub.config.deadlines).tz)
 
     def work(session: Session) -> dict[str, Any]:
-        payload = stored(session, period.label) or compute(session, hub, period)
-        store(session, payload, utcnow())
+        kept = stored(session, period.label)
+        payload = kept if is_current(kept) else compute(session, hub, period)
+        if kept is None:
+            store(session, payload, utcnow())
         paths = write_files(payload, hub.settings.var_dir / "reports")
         log.info("ranking for %s published: %s", period.label, [p.name for p in paths])
         return {"period": period.label, "ranked": sum(1 for e in payload["entries"]

@@ -24,7 +24,7 @@ from hub.web.queries import OPEN_WORK_CLAUSE
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 KIND_LABELS = {"city": "市平台", "county": "县区分平台", "department": "市直部门",
-               "county_department": "县区部门"}
+               "county_department": "县区部门", "enterprise": "公共企事业单位"}
 
 
 def unit_rows(hub: Hub) -> list[dict[str, Any]]:

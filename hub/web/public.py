@@ -184,10 +184,22 @@ async def reports_index(request: web.Request) -> web.StreamResponse:
     hub = _hub(request)
 
     def load() -> list[dict[str, Any]]:
+        from zoneinfo import ZoneInfo
+
+        from hub.ranking.period import PeriodError, parse_period, period_title
+
+        tz = ZoneInfo(hub.config.deadlines.timezone)
+
+        def title(label: str) -> str:
+            try:
+                return period_title(parse_period(label, tz))
+            except PeriodError:
+                return label
+
         with hub.sessions() as s:
-            return [{"period": p, "at": at} for p, at in s.execute(
+            return [{"period": p, "at": at, "title": title(p)} for p, at in s.execute(
                 select(RankingReport.period, RankingReport.generated_at)
-                .order_by(RankingReport.generated_at.desc()).limit(200))]
+                .order_by(RankingReport.period.desc()).limit(200))]
 
     return cacheable(aiohttp_jinja2.render_template("public/reports.html", request,
                                                     {"reports": await hub.run(load)}), 60)
@@ -196,7 +208,7 @@ async def reports_index(request: web.Request) -> web.StreamResponse:
 @routes.get(r"/reports/{period:[0-9]{4}(-W[0-9]{2}|-Q[1-4]|-[0-9]{2})?}{ext:(\.csv|\.xlsx|\.json)?}")
 async def report(request: web.Request) -> web.StreamResponse:
     from hub.ranking import publish
-    from hub.ranking.report import stored
+    from hub.ranking.report import is_current, stored
 
     hub = _hub(request)
     label, ext = request.match_info["period"], request.match_info["ext"]
@@ -208,6 +220,11 @@ async def report(request: web.Request) -> web.StreamResponse:
     payload = await hub.run(load)
     if payload is None:
         raise web.HTTPNotFound(text="该期排行榜尚未发布", content_type="text/plain")
+    if ext != ".json" and not is_current(payload):
+        # published by an earlier version in another layout: kept as published, as JSON
+        return web.Response(
+            text=f"该期排行榜按旧版格式发布，请下载 /reports/{label}.json 查看原始数据。",
+            content_type="text/plain", charset="utf-8")
     name = f"ranking-{label}{ext}"
     if ext == ".csv":
         return cacheable(web.Response(
