@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
-from hub import search
+from hub import search, topics
 from hub.core import Hub
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -97,7 +97,7 @@ def _timeline(row: tuple[Any, ...]) -> list[tuple[Any, ...]]:
 
 
 def populate(hub: Hub, cases: int, texts: list[str], seed: int = 5,
-             search_index: bool = True) -> dict[str, float]:
+             search_index: bool = True, topic_index: bool = True) -> dict[str, float]:
     """Fill an empty, migrated database; returns rows written and seconds taken."""
     rng = random.Random(seed)
     engine = hub.engine
@@ -116,6 +116,8 @@ def populate(hub: Hub, cases: int, texts: list[str], seed: int = 5,
             received = now - timedelta(days=rng.uniform(0, 12))
         plan.append((i, received, state, rng.choice(units), rng.choice(counties),
                      rng.choice((3, 4, 5, 7)), rng.uniform(2, 120), rng.uniform(1, 100)))
+    # ids follow arrival, as the intake gives them
+    plan = [(i, *row[1:]) for i, row in enumerate(sorted(plan, key=lambda r: r[1]), start=1)]
 
     def appeals() -> Iterator[tuple[Any, ...]]:
         for i, received, *_ in plan:
@@ -175,6 +177,12 @@ def populate(hub: Hub, cases: int, texts: list[str], seed: int = 5,
     if search_index:  # what `hub reindex` does; the pipeline indexes as it goes
         search.rebuild(hub.sessions)
     index_seconds = time.perf_counter() - t_index
+    t_topics = time.perf_counter()
+    if topic_index:  # what the topic job does as cases open, all at once
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO topicbacklog (appeal_id) SELECT id FROM appeal"))
+        topics.assign_backlog(hub.sessions, batch=2000)
+    topic_seconds = time.perf_counter() - t_topics
     if engine.dialect.name == "postgresql":
         with engine.begin() as conn:
             for table in ("appeal", "work_order", "caseevent", "rating"):
@@ -186,7 +194,8 @@ def populate(hub: Hub, cases: int, texts: list[str], seed: int = 5,
             conn.execute(text("ANALYZE"))
     return {"appeals": n_appeals, "cases": n_cases, "events": n_events,
             "ratings": n_ratings, "seconds": round(seconds, 1),
-            "search_index_seconds": round(index_seconds, 1)}
+            "search_index_seconds": round(index_seconds, 1),
+            "topic_seconds": round(topic_seconds, 1)}
 
 
 def populate_open(hub: Hub, cases: int, seed: int = 9) -> dict[str, float]:

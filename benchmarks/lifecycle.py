@@ -9,7 +9,7 @@ Ranking steps: ``rank-week`` is what the Monday job (or ``hub rank --period 2026
 --out DIR``) does with last week's report stored: the week's figures, movement
 against the stored week before, hot issues, all four files;
 ``rank-week-figures`` only the week's figures, scores and lists; ``hot-week`` only
-its hot-issue clustering; ``rank-year`` the year's figures.
+its hot issues (aggregating the topics assigned as appeals arrived); ``rank-year`` the year's figures.
 """
 
 from __future__ import annotations
@@ -221,7 +221,7 @@ STEPS = ("deadline", "rank-week", "rank-week-figures", "hot-week", "rank-year", 
          "inbox")
 LABELS = {"deadline": "deadline job", "rank-week": "ranking a week (`hub rank`, all files)",
           "rank-week-figures": "  of which the week's figures and lists",
-          "hot-week": "  of which hot-issue clustering", "rank-year": "ranking a year"}
+          "hot-week": "  of which hot issues (aggregating topics)", "rank-year": "ranking a year"}
 
 
 def bench(kind: str, cases: int, pg: str, seconds: float,
@@ -234,7 +234,9 @@ def bench(kind: str, cases: int, pg: str, seconds: float,
     url = fresh_database(kind, pg, Path(folder))
     try:
         hub = _hub(url, folder)
-        made = populate(hub, cases, distinct_texts(7000), search_index="inbox" in steps)
+        ranked = {"rank-week", "hot-week", "rank-year"} & set(steps)
+        made = populate(hub, cases, distinct_texts(7000), search_index="inbox" in steps,
+                        topic_index=bool(ranked))
         hub.close()
         name = "PostgreSQL" if kind == "postgresql" else "SQLite"
         rows: list[Row] = [(f"generate {cases:,} cases ({name})",
@@ -242,6 +244,9 @@ def bench(kind: str, cases: int, pg: str, seconds: float,
         if "inbox" in steps:
             rows.append((f"search index of {cases:,} appeals, `hub reindex` ({name})",
                          f"{made['search_index_seconds']} s", ""))
+        if ranked:
+            rows.append((f"topics of {cases:,} appeals, as the topic job assigns them ({name})",
+                         f"{made['topic_seconds']} s", ""))
         return rows + measure(url, folder, cases, seconds, steps)
     finally:
         if keep:

@@ -88,10 +88,11 @@ def cmd_process(args: argparse.Namespace) -> int:
 
     hub = Hub.open(load_settings())
     try:
-        from hub import search
+        from hub import search, topics
 
         opened = Pipeline(hub, load_router(hub)).drain()
-        _print({"cases_opened": opened, "appeals_indexed": search.index_backlog(hub.sessions)})
+        _print({"cases_opened": opened, "appeals_indexed": search.index_backlog(hub.sessions),
+                "topics_assigned": topics.assign_backlog(hub.sessions).appeals})
     finally:
         hub.close()
     return 0

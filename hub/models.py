@@ -65,6 +65,10 @@ class Appeal(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("source_id", "external_id", name="uq_appeal_source_external"),
         Index("ix_appeal_state_id", "state", "id"),
+        # appeals with a topic, by time: the weekly hot-issue report's aggregation
+        Index("ix_appeal_received_topic", "received_at", "topic_id",
+              sqlite_where=text("topic_id IS NOT NULL"),
+              postgresql_where=text("topic_id IS NOT NULL")),
         # members of clusters only: intake inserts (cluster_id NULL) pay nothing for it
         Index("ix_appeal_cluster_at", "cluster_id", "received_at",
               sqlite_where=text("cluster_id IS NOT NULL"),
@@ -94,6 +98,9 @@ class Appeal(SQLModel, table=True):
     # processed; NULL: a cluster of one. No foreign key: appeal_cluster already points
     # at appeal and work_order, and a cycle of keys cannot be created or truncated simply
     cluster_id: int | None = None
+    # the matter (hub/topics.py) this appeal is about, looser than its cluster: what
+    # the weekly hot-issue report counts; set by the topic job after the case opens
+    topic_id: int | None = None
 
 
 class QuarantinedItem(SQLModel, table=True):
@@ -309,6 +316,40 @@ class Throttle(SQLModel, table=True):
     count: int = 0
     window_start: datetime
     expires_at: datetime = Field(index=True)
+
+
+class Topic(SQLModel, table=True):
+    """A matter many appeals of one county and category are about (hub/topics.py):
+    each appeal's ``topic_id`` is set soon after its case is opened, so the weekly
+    hot-issue report only aggregates. ``reps``: the appeals its newcomers are compared
+    with (the first and a few others, bounded)."""
+
+    __table_args__ = (Index("ix_topic_last_at", "last_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    original_appeal_id: int = Field(foreign_key="appeal.id", unique=True)
+    county_code: str | None = Field(default=None, max_length=40)
+    category: str | None = Field(default=None, max_length=40)
+    size: int = 1
+    first_at: datetime
+    last_at: datetime
+    reps: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class TopicBand(SQLModel, table=True):
+    """LSH band keys of a topic's representatives (32 each), to find candidate topics
+    for a new appeal with an indexed lookup."""
+
+    __table_args__ = (Index("ix_topicband_key", "key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    key: int = Field(sa_column=Column(BigInteger, nullable=False))
+    topic_id: int = Field(foreign_key="topic.id", index=True)
+
+
+class TopicBacklog(SQLModel, table=True):
+    """Appeals whose case is open but whose topic is not yet decided: the pipeline adds
+    them, the topic job (hub/topics.py) takes them."""
+
+    appeal_id: int = Field(primary_key=True, foreign_key="appeal.id")
 
 
 class SearchBacklog(SQLModel, table=True):

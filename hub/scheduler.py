@@ -27,6 +27,7 @@ from hub.outage import guarded
 log = logging.getLogger(__name__)
 DEADLINE_EVERY = 600.0  # seconds
 SEARCH_INDEX_EVERY = 5.0
+TOPIC_EVERY = 10.0
 RETENTION_EVERY = 86_400.0
 
 
@@ -59,6 +60,20 @@ def search_index_job(hub: Hub, every: float | None = None) -> int | None:
                          lambda: search.index_backlog(hub.sessions, limit=100_000), every=every)
 
 
+def topic_job(hub: Hub, every: float | None = None) -> int | None:
+    """Decide the topic (hot-issue matter) of the appeals opened since the last run."""
+    from hub import topics
+    from hub.models import utcnow
+
+    def work() -> int:
+        done = topics.assign_backlog(hub.sessions, limit=50_000).appeals
+        with transaction(hub.sessions) as s:
+            topics.prune(s, utcnow())
+        return done
+
+    return run_exclusive(hub, "topic-index", work, every=every)  # type: ignore[no-any-return]
+
+
 def retention_job(hub: Hub, every: float | None = None) -> dict[str, int] | None:
     """Anonymise contact details of cases closed more than HUB_RETENTION_MONTHS ago."""
     from hub.erasure import apply_retention
@@ -71,7 +86,7 @@ def retention_job(hub: Hub, every: float | None = None) -> dict[str, int] | None
 
 def interval_jobs(hub: Hub) -> set[str]:
     """The lease names of the interval jobs this configuration schedules."""
-    names = {"deadline-check", "search-index"}
+    names = {"deadline-check", "search-index", "topic-index"}
     if hub.settings.retention_months > 0:
         names.add("privacy-retention")
     from connectors.registry import connector_class
@@ -104,6 +119,8 @@ def build_scheduler(app: web.Application) -> AsyncIOScheduler:
     # search trails routing by seconds: indexing is kept off the pipeline's path
     interval("search-index", lambda: hub.run(search_index_job, hub, SEARCH_INDEX_EVERY),
              SEARCH_INDEX_EVERY)
+    # topics trail routing too: the weekly report only aggregates them
+    interval("topic-index", lambda: hub.run(topic_job, hub, TOPIC_EVERY), TOPIC_EVERY)
     # the lease records the day's run: the timer only asks every half hour
     interval("privacy-retention", lambda: hub.run(retention_job, hub, RETENTION_EVERY),
              1800, first=300)

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import update
 
+from hub import topics
 from hub.config import TierSpec, load_config
 from hub.core import Hub
 from hub.db import transaction
@@ -131,6 +132,7 @@ def week(hub: Hub, min_cases: int = 2) -> dict[str, int]:
 def report(hub: Hub, label: str = "2026-W40", previous: dict[str, Any] | None = None,
            hot: bool = True) -> dict[str, Any]:
     calendar = WorkCalendar(hub.config.deadlines)
+    topics.assign_backlog(hub.sessions)  # as the topic job and the weekly job do
     with hub.sessions() as s:
         return build_report(s, hub.config, parse_period(label, TZ), calendar,
                             previous=previous, with_hot_issues=hot)

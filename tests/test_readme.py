@@ -226,6 +226,7 @@ def check_process(hub: FreshHub, words: list[str], run: Run) -> None:
     out = run.json()
     assert out["cases_opened"] == hub.seen["imported"], out
     assert out["appeals_indexed"] == hub.seen["imported"], out
+    assert out["topics_assigned"] == hub.seen["imported"], out
 
 
 def check_reindex(hub: FreshHub, words: list[str], run: Run) -> None:

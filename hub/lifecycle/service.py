@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from hub import topics
 from hub.config import CityConfig
 from hub.lifecycle.calendar import WorkCalendar
 from hub.lifecycle.states import OPEN_WORK, IllegalTransition, target_of
@@ -195,6 +196,8 @@ class CaseService:
                                "note": _suggestion_note(d, held),
                                "deadline_at": None, "sign_deadline_at": None})
         session.execute(insert(CaseEvent.__table__), events)  # type: ignore[arg-type]
+        # every opened appeal gets its hot-issue topic from the topic job (hub/topics.py)
+        topics.enqueue(session, [appeal.id for appeal, _ in batch])
         return ids
 
     # -- dispatch --------------------------------------------------------------------------

@@ -1,21 +1,16 @@
 """Hot issues (热点问题): many appeals about one matter in one place and time.
 
 The interface is one function, ``hot_issues(session, period, config)``: the report
-needs nothing else. Inside, three steps:
-
-1. ``_appeals``: the period's appeals (newest first, ties by id: a fixed order).
-2. ``_clusters``: which appeals are about one matter. Today this is computed here:
-   appeals sharing a county and category are linked when their character-bigram
-   Jaccard similarity reaches ``SIMILARITY`` (paraphrases share place names and key
-   words, not sentences); candidate pairs come from MinHash LSH, linked appeals form
-   clusters (union-find). It is most of a ranking's cost, and is meant to give way to
-   cluster ids assigned as appeals are processed; only this step changes then.
-3. ``_describe``: a cluster of at least ``MIN_SIZE`` appeals becomes a hot issue,
-   ranked by volume, channels, votes, then first case number; the top ``TOP`` are
-   labelled.
+needs nothing else. Which matter each appeal is about was decided when it arrived
+(hub/topics.py: ``appeal.topic_id``, a topic of one county and category whose texts
+overlap), so a report only aggregates: the period's appeals per topic, merged
+duplicates left out (a duplicate counts once), topics of at least ``MIN_SIZE``
+appeals ranked by volume, channels, votes, then first case number; the top ``TOP``
+are labelled. A surge's callers (hub/surge/) are merged cases, so each surge is added
+as an issue of its own.
 
 Its label is made of words most of its appeals share, taken from text masked by
-hub/privacy.py, never a person's name (the contact names of the cluster's appeals,
+hub/privacy.py, never a person's name (the contact names of the topic's appeals,
 and words the segmenter tags as names), never anything with a digit (phones, IDs,
 house numbers), with ties broken by the word itself: the same appeals always give
 the same label, whatever the process's hash seed.
@@ -24,48 +19,58 @@ the same label, whatever the process's hash seed.
 from __future__ import annotations
 
 import re
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections import Counter
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.config import CityConfig
-from hub.models import Appeal, Case
+from hub.models import Appeal, Case, Topic
 from hub.privacy import mask_text
 from hub.ranking.period import Period
+from hub.topics import TEXT_CHARS
 
 MIN_SIZE = 3
-SIMILARITY = 0.18
-BANDS, ROWS = 32, 2
-MAX_BUCKET = 200  # a band shared by hundreds of appeals is common wording, not a matter
-# multiply-shift hashing ((a*x + b) mod 2^64, top 32 bits): universal enough for
-# MinHash, and no modulo per bigram and permutation
-_rng = np.random.default_rng(11)
-_A = (_rng.integers(1, 2**63, size=(BANDS * ROWS, 1), dtype=np.uint64) | np.uint64(1))
-_B = _rng.integers(0, 2**63, size=(BANDS * ROWS, 1), dtype=np.uint64)
-MAX_APPEALS = 50_000  # per period; larger periods are sampled by the newest
-TEXT_CHARS = 300
 TOP = 20
 LABEL_WORDS = 4
 # segmenter tags never used as label words: person names, numerals, pronouns, symbols
 _NOT_LABELS = ("nr", "m", "r", "x", "q", "u", "p", "c", "w")
 _DIGIT = re.compile(r"[0-9０-９]")
-_NOISE = re.compile(r"[\s\W_]+", re.UNICODE)  # as hub.textsim
 
 
 def hot_issues(session: Session, period: Period, config: CityConfig) -> list[dict[str, Any]]:
     from hub.surge.report import surge_issues
 
-    rows = _appeals(session, period)
-    issues = _describe(rows, _clusters(rows), config)
+    issues = _describe(session, period, _topics(session, period), config)
     # a surge's callers are merged cases, left out above: each surge is an issue of its own
     issues += surge_issues(session, period, config)
     issues.sort(key=lambda i: (-i["volume"], -i["channels"], -i["votes"], i["label"],
                                i["cases"][:1]))
     return issues[:TOP]
+
+
+def _in_period(period: Period) -> tuple[Any, ...]:
+    return (Appeal.received_at >= period.start, Appeal.received_at < period.end,
+            Appeal.topic_id.is_not(None), Case.state != "merged")
+
+
+def _topics(session: Session, period: Period) -> list[Any]:
+    """The period's ``TOP`` largest topics: one aggregate over the appeals' topic ids."""
+    volume = func.count()
+    channels = func.count(func.distinct(Appeal.source_id))
+    votes = func.coalesce(func.sum(Appeal.votes), 0)
+    first_number = func.min(Case.number)
+    return list(session.execute(
+        select(Appeal.topic_id, volume.label("volume"), channels.label("channels"),
+               votes.label("votes"), func.min(Appeal.received_at).label("first"),
+               func.max(Appeal.received_at).label("last"), first_number.label("number"))
+        .join(Case, Case.appeal_id == Appeal.id).where(*_in_period(period))
+        .group_by(Appeal.topic_id).having(volume >= MIN_SIZE)
+        .order_by(volume.desc(), channels.desc(), votes.desc(), first_number)
+        .limit(TOP)))
 
 
 _taught: set[str] = set()
@@ -90,130 +95,40 @@ def _teach_places(config: CityConfig) -> None:
             _taught.add(name)
 
 
-def _appeals(session: Session, period: Period) -> list[Any]:
-    return list(session.execute(
-        select(Case.number, Case.county_code, Case.category, Appeal.title,
-               func.substr(Appeal.body, 1, TEXT_CHARS).label("body"), Appeal.source_id,
-               Appeal.votes, Appeal.received_at, Appeal.contact_name)
-        .join(Appeal, Appeal.id == Case.appeal_id)
-        .where(Appeal.received_at >= period.start, Appeal.received_at < period.end,
-               Case.state != "merged")
-        .order_by(Appeal.received_at.desc(), Appeal.id.desc()).limit(MAX_APPEALS)))
-
-
-def _bigrams(text: str) -> np.ndarray:
-    """A text's distinct character bigrams (punctuation and spaces dropped, as in
-    hub.textsim.shingles) as sorted integers: code point pairs, exact and a tenth of
-    the memory of strings."""
-    clean = _NOISE.sub("", text)
-    points = np.frombuffer(clean.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    if points.size < 2:
-        return points
-    return np.unique(points[:-1] * np.uint64(0x110000) + points[1:])
-
-
-def _signatures(grams: list[np.ndarray], chunk: int = 500) -> np.ndarray:
-    """MinHash signatures of many texts at once: (len(grams), BANDS * ROWS)."""
-    out = np.full((len(grams), BANDS * ROWS), (1 << 32) - 1, dtype=np.uint64)
-    for first in range(0, len(grams), chunk):
-        part = grams[first:first + chunk]
-        sizes = np.array([g.size for g in part])
-        if not sizes.sum():
-            continue
-        keys = np.concatenate(part)
-        mixed = (_A * keys[None, :] + _B) >> np.uint64(32)
-        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        filled = sizes > 0
-        out[first:first + len(part)][filled] = np.minimum.reduceat(
-            mixed, starts[filled], axis=1).T
-    return out
-
-
-def _similar(a: np.ndarray, b: np.ndarray) -> bool:
-    if not a.size or not b.size:
-        return False
-    common = np.intersect1d(a, b, assume_unique=True).size
-    return common / (a.size + b.size - common) >= SIMILARITY
-
-
-def _buckets(rows: list[Any], signatures: np.ndarray) -> Iterator[np.ndarray]:
-    """Row indexes sharing a band's values, county and category: the candidate pairs'
-    groups (LSH), found by sorting each band rather than in a dict of every key."""
-    assert ROWS == 2  # two 32-bit values make one 64-bit band key
-    places: dict[tuple[Any, Any], int] = {}
-    gids = np.array([places.setdefault((r.county_code, r.category), len(places))
-                     for r in rows], dtype=np.uint64)
-    for b in range(BANDS):
-        keys = (signatures[:, 2 * b] << np.uint64(32)) | signatures[:, 2 * b + 1]
-        order = np.lexsort((keys, gids))  # stable: members stay in row order
-        k, g = keys[order], gids[order]
-        bounds = np.concatenate([[0], np.flatnonzero((k[1:] != k[:-1]) | (g[1:] != g[:-1]))
-                                 + 1, [len(order)]])
-        sizes = np.diff(bounds)
-        for first, size in zip(bounds[:-1], sizes, strict=True):
-            if 2 <= size <= MAX_BUCKET:
-                yield order[first:first + size]
-
-
-def _clusters(rows: list[Any]) -> list[list[int]]:
-    """Indexes of ``rows`` grouped by matter, each group in row order."""
-    if not rows:
-        return []
-    grams = [_bigrams(f"{r.title}{r.body[:TEXT_CHARS]}") for r in rows]
-    parent = list(range(len(rows)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    n = len(rows)
-    checked: set[int] = set()  # a dissimilar pair may share several bands
-    for members in _buckets(rows, _signatures(grams)):
-        listed = members.tolist()
-        for x in range(len(listed)):
-            for y in range(x + 1, len(listed)):
-                a, b = listed[x], listed[y]
-                if a * n + b in checked or root(a) == root(b):
-                    continue
-                checked.add(a * n + b)
-                if _similar(grams[a], grams[b]):
-                    parent[root(a)] = root(b)
-    groups: dict[int, list[int]] = defaultdict(list)
-    for i in range(len(rows)):
-        groups[root(i)].append(i)
-    return [g for g in groups.values() if len(g) >= MIN_SIZE]
-
-
-def _describe(rows: list[Any], clusters: list[list[int]],
+def _describe(session: Session, period: Period, topics: list[Any],
               config: CityConfig) -> list[dict[str, Any]]:
-    """The ``TOP`` clusters by volume, channels, votes and first case number, labelled."""
+    """Each topic's county, category, label and case numbers, for the report."""
     counties = {c.code: c.name for c in config.counties}
     _teach_places(config)
-
-    def weight(group: list[int]) -> tuple[Any, ...]:
-        items = [rows[i] for i in group]
-        return (-len(items), -len({r.source_id for r in items}),
-                -sum(r.votes or 0 for r in items), min(r.number for r in items))
-
     issues = []
-    for group in sorted(clusters, key=weight)[:TOP]:
-        items = [rows[i] for i in group]
-        words = label_words([f"{r.title} {r.body[:TEXT_CHARS]}" for r in items[:200]],
-                            [r.contact_name for r in items])
-        county, category = items[0].county_code, items[0].category
-        numbers = sorted(r.number for r in items)
+    for t in topics:
+        topic = session.get(Topic, t.topic_id)
+        members = session.execute(
+            select(Case.number, Appeal.title,
+                   func.substr(Appeal.body, 1, TEXT_CHARS).label("body"), Appeal.contact_name)
+            .join(Case, Case.appeal_id == Appeal.id)
+            .where(Appeal.topic_id == t.topic_id, *_in_period(period))
+            .order_by(Appeal.received_at.desc(), Appeal.id.desc()).limit(200)).all()
+        words = label_words([f"{m.title} {m.body}" for m in members],
+                            [m.contact_name for m in members])
+        numbers = list(session.scalars(
+            select(Case.number).join(Appeal, Appeal.id == Case.appeal_id)
+            .where(Appeal.topic_id == t.topic_id, *_in_period(period))
+            .order_by(Case.number).limit(50)))
+        county, category = (topic.county_code, topic.category) if topic else (None, None)
         issues.append({
             "county": counties.get(county or "", "全市"), "category": category or "未分类",
             "label": mask_text("、".join(words)) or (category or "未分类"),
-            "volume": len(items), "channels": len({r.source_id for r in items}),
-            "votes": sum(r.votes or 0 for r in items),
-            "first": min(r.received_at for r in items).isoformat(),
-            "last": max(r.received_at for r in items).isoformat(),
-            "cases": numbers[:50],
+            "volume": int(t.volume), "channels": int(t.channels), "votes": int(t.votes),
+            "first": _aware(t.first).isoformat(), "last": _aware(t.last).isoformat(),
+            "cases": numbers,
         })
     return issues
+
+
+def _aware(moment: datetime) -> datetime:
+    """min()/max() of a timestamp come back naive from SQLite: they are UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _tagged(text: str) -> list[tuple[str, str]]:

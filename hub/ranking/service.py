@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from hub import topics
 from hub.core import Hub
 from hub.db import transaction
 from hub.jobs import run_once_per_period
@@ -44,6 +45,7 @@ def rank(hub: Hub, label: str, out_dir: Path | None = None, recompute: bool = Fa
     now = now or utcnow()
     period = parse_period(label, WorkCalendar(hub.config.deadlines).tz)
     closed = period.end <= now
+    topics.assign_backlog(hub.sessions)  # hot issues aggregate every opened appeal's topic
     with transaction(hub.sessions) as s:
         kept = stored(s, period.label)
         payload = None if recompute or not is_current(kept) else kept
@@ -62,6 +64,8 @@ def rank(hub: Hub, label: str, out_dir: Path | None = None, recompute: bool = Fa
 def weekly_job(hub: Hub, now: datetime | None = None) -> dict[str, Any] | None:
     """Monday morning: rank last week once across all processes, write the files."""
     period = last_full_week(now or utcnow(), WorkCalendar(hub.config.deadlines).tz)
+
+    topics.assign_backlog(hub.sessions)  # hot issues aggregate every opened appeal's topic
 
     def work(session: Session) -> dict[str, Any]:
         kept = stored(session, period.label)
