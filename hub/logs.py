@@ -53,9 +53,9 @@ def configure(verbose: bool, serving: bool, log_format: str = "text") -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose else logging.WARNING)
-    if not verbose and serving:
-        for name in HUB_LOGGERS:
-            logging.getLogger(name).setLevel(logging.INFO)
+    for name in HUB_LOGGERS:  # a command's own lines only while serving (or with -v)
+        logging.getLogger(name).setLevel(
+            logging.INFO if serving and not verbose else logging.NOTSET)
     # APScheduler's "adding job tentatively" and per-run lines are INFO; failures are
     # logged by the hub's own wrappers (hub/scheduler.py)
     for noisy in ("apscheduler", "alembic"):

@@ -225,7 +225,7 @@ async def test_evaluation_stuffing_is_kept_flagged_and_left_out_of_rankings(
             today = utcnow().astimezone(svc.calendar.tz)
             period = parse_period(f"{today:%G-W%V}", svc.calendar.tz)
             unit_id = hub.unit_ids["shichang"]
-            counted = collect(s, period, hub.config.deadlines, svc.calendar)
+            counted = collect(s, period, svc.calendar).units
             return len(rows), [r.flag for r in rows], {
                 "counted": sum(counted[unit_id].evaluations["conduct"].values()),
                 "triage": states.count("triage"), "assigned": states.count("assigned")}
