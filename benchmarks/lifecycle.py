@@ -9,7 +9,8 @@ Ranking steps: ``rank-week`` is what the Monday job (or ``hub rank --period 2026
 --out DIR``) does with last week's report stored: the week's figures, movement
 against the stored week before, hot issues, all four files;
 ``rank-week-figures`` only the week's figures, scores and lists; ``hot-week`` only
-its hot issues (aggregating the topics assigned as appeals arrived); ``rank-year`` the year's figures.
+its hot issues (aggregating the topics assigned as appeals arrived); ``rank-year``
+the year's figures.
 """
 
 from __future__ import annotations
