@@ -113,10 +113,14 @@ def enqueue(session: Session, appeal_ids: list[int]) -> None:
                                   ["appeal_id"], [SearchBacklog.__table__.c.appeal_id])
 
 
-def index_backlog(session_factory: sessionmaker[Session], batch: int = 2_000,
+def index_backlog(session_factory: sessionmaker[Session], batch: int = 200,
                   limit: int | None = None) -> int:
     """Index waiting appeals, oldest first, ``batch`` per write transaction; the
-    bigrams are computed between a read and a short write. Returns how many."""
+    bigrams are computed between a read and a short write. Returns how many.
+
+    Batches are small because on SQLite each write holds the database's one write
+    lock: 2,000 appeals held it about a second, and the intake's group commits (and a
+    hot event's callers) waited behind it."""
     done = 0
     while limit is None or done < limit:
         with session_factory() as s:

@@ -128,37 +128,59 @@ class Assigned:
 
 def assign_backlog(session_factory: sessionmaker[Session], batch: int = 500,
                    limit: int | None = None) -> Assigned:
-    """Give every waiting appeal its topic, oldest first, ``batch`` per transaction."""
+    """Give every waiting appeal its topic, oldest first, ``batch`` per transaction.
+
+    The bigrams and band keys are computed from a read before the write transaction,
+    so SQLite's single write lock is held only for the placing and the writes (the
+    intake's group commits wait behind it)."""
     total = Assigned()
     while limit is None or total.appeals < limit:
-        with transaction(session_factory) as s:
-            done = _assign_batch(s, batch)
-        if done.appeals == 0:
+        ids, members = _read_batch(session_factory, batch)
+        if not ids:
             break
+        with transaction(session_factory) as s:
+            done = _assign(s, ids, members)
+        if done.appeals == 0:
+            break  # another process holds these (PostgreSQL): it places them
         total.appeals += done.appeals
         total.topics_created += done.topics_created
         total.comparisons += done.comparisons
     return total
 
 
-def _assign_batch(s: Session, batch: int) -> Assigned:
-    ids = list(s.scalars(select(TopicBacklog.appeal_id).order_by(TopicBacklog.appeal_id)
-                         .limit(batch)))
-    if not ids:
-        return Assigned()
-    rows = s.execute(
-        select(Appeal.id, Appeal.received_at, Appeal.title,
-               func.substr(Appeal.body, 1, TEXT_CHARS), Case.county_code, Case.category)
-        .join(Case, Case.appeal_id == Appeal.id)
-        .where(Appeal.id.in_(ids), Appeal.topic_id.is_(None)).order_by(Appeal.id)).all()
+def _read_batch(session_factory: sessionmaker[Session],
+                batch: int) -> tuple[list[int], list[_Member]]:
+    with session_factory() as s:
+        ids = list(s.scalars(select(TopicBacklog.appeal_id)
+                             .order_by(TopicBacklog.appeal_id).limit(batch)))
+        if not ids:
+            return [], []
+        rows = s.execute(
+            select(Appeal.id, Appeal.received_at, Appeal.title,
+                   func.substr(Appeal.body, 1, TEXT_CHARS), Case.county_code, Case.category)
+            .join(Case, Case.appeal_id == Appeal.id)
+            .where(Appeal.id.in_(ids), Appeal.topic_id.is_(None)).order_by(Appeal.id)).all()
     members = []
     for aid, at, title, body, county, category in rows:
         grams = bigrams(title or "", body or "")
         members.append(_Member(aid, at, county, category, grams,
                                band_keys(grams, county, category)))
-    result = _place(s, members)
-    s.execute(delete(TopicBacklog).where(TopicBacklog.appeal_id.in_(ids)))
-    result.appeals = len(ids)
+    return ids, members
+
+
+def _assign(s: Session, ids: list[int], members: list[_Member]) -> Assigned:
+    """Place the members still waiting: another process (the ranking draining the
+    backlog while the job runs) may have taken some since the read. On PostgreSQL the
+    backlog rows are locked, skipping those another transaction holds."""
+    waiting = select(TopicBacklog.appeal_id).where(TopicBacklog.appeal_id.in_(ids))
+    if is_postgres(s):
+        waiting = waiting.with_for_update(skip_locked=True)
+    still = set(s.scalars(waiting))
+    if not still:
+        return Assigned()
+    result = _place(s, [m for m in members if m.appeal_id in still])
+    s.execute(delete(TopicBacklog).where(TopicBacklog.appeal_id.in_(sorted(still))))
+    result.appeals = len(still)
     return result
 
 
@@ -240,7 +262,10 @@ def _load(s: Session, ids: list[int]) -> dict[int, _Topic]:
     """The candidate topics with their representatives' bigrams."""
     if not ids:
         return {}
-    rows = s.execute(select(Topic).where(Topic.id.in_(ids))).scalars().all()
+    query = select(Topic).where(Topic.id.in_(ids)).order_by(Topic.id)
+    if is_postgres(s):  # two placers never both add to one topic's size
+        query = query.with_for_update()
+    rows = s.execute(query).scalars().all()
     rep_ids = sorted({r for t in rows for r in t.reps})
     texts = {aid: bigrams(t or "", b or "") for aid, t, b in s.execute(
         select(Appeal.id, Appeal.title, func.substr(Appeal.body, 1, TEXT_CHARS))

@@ -159,3 +159,34 @@ def test_topics_not_fed_for_two_windows_forget_their_band_keys(hub: Any) -> None
         left = set(s.scalars(select(TopicBand.topic_id).distinct()))
     assert removed == stale and left == {topic_of(hub, recent)[0]}
     assert topic_of(hub, old)[0] is not None  # the appeals keep their topic
+
+
+def test_two_placers_at_once_count_every_appeal_once(hub: Any) -> None:
+    """The ranking drains the backlog while the job may be running: each appeal is
+    placed once and every topic's size equals the appeals that carry it."""
+    import threading
+
+    water = open_appeals(hub, WATER * 30, step=timedelta(minutes=1))
+    results: list[topics.Assigned] = []
+    errors: list[BaseException] = []
+
+    def place() -> None:
+        try:
+            results.append(topics.assign_backlog(hub.sessions, batch=7))
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    workers = [threading.Thread(target=place) for _ in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    topics.assign_backlog(hub.sessions)  # whatever a skipped lock left
+    assert not errors
+    with hub.sessions() as s:
+        assert topics.backlog_size(s) == 0
+        carried = dict(s.execute(select(Appeal.topic_id, func.count())
+                                 .where(Appeal.id.in_(water)).group_by(Appeal.topic_id)).all())
+        sizes = dict(s.execute(select(Topic.id, Topic.size)).all())
+    assert None not in carried and sum(carried.values()) == len(water)
+    assert carried == sizes
