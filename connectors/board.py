@@ -19,6 +19,7 @@ fields), a blank line, then the page's bytes exactly as received; ``hub replay I
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import AsyncIterator
@@ -28,10 +29,35 @@ from urllib.parse import urljoin, urlparse
 
 from bs4 import BeautifulSoup
 
-from connectors.base import Abort, BadItem, Checkpoint, Connector, RawItem
+from connectors.base import Abort, BadItem, Checkpoint, Connector, RawItem, RetryLater
 from connectors.options import REQUIRED, Option
 from connectors.text import decode_html, parse_time
 from connectors.walk import WALK_OPTIONS, Entry, ListingWalk, WalkState
+
+SESSION_PARAMS = ("jsessionid", "phpsessid", "aspsessionid", "sessionid", "session_id",
+                  "sessid", "cfid", "cftoken", "utm_source", "utm_medium", "utm_campaign")
+# consecutive detail pages failing with a transient error: the board is down, not
+# one thread; the pull fails (nothing stored after) instead of quarantining them all
+DOWN_AFTER = 3
+
+
+def link_id(url: str, ignored: list[str]) -> str:
+    """A detail link's stable id: its path and query as written, without session
+    parameters (``;jsessionid=…`` in the path, ``?PHPSESSID=…``), so the same thread
+    is the same id on every visit (and ids stored before stay the same)."""
+    drop = {p.lower() for p in ignored}
+
+    def kept(segment: str) -> bool:
+        name = segment.split("=", 1)[0].lower()
+        return name not in drop and not name.startswith("aspsessionid")
+
+    parts = urlparse(url)
+    path = parts.path.split(";")
+    path_and_params = ";".join([path[0], *(seg for seg in path[1:] if kept(seg))])
+    if parts.params:
+        path_and_params += "".join(f";{seg}" for seg in parts.params.split(";") if kept(seg))
+    query = "&".join(seg for seg in parts.query.split("&") if seg and kept(seg))
+    return path_and_params + ("?" + query if query else "")
 
 
 class BoardConnector(Connector):
@@ -70,6 +96,9 @@ class BoardConnector(Connector):
         Option("encoding", str, None, "the pages' encoding (else the HTTP header, else the "
                "page's meta charset; GBK is read as GB18030)", check="codec"),
         Option("allow_empty", bool, False, "an empty first list page is not an error"),
+        Option("ignore_params", list, list(SESSION_PARAMS), "query parameters (and ;path "
+               "parameters) left out of a link's id: session ids that change per visit "
+               "would make every pull store every thread again"),
         *WALK_OPTIONS,
     )
     def _soup(self, body: bytes, charset: str | None) -> BeautifulSoup:
@@ -88,9 +117,12 @@ class BoardConnector(Connector):
         url = urljoin(page_url, str(link["href"]))
         pattern = self.option("id_pattern")
         match = re.search(pattern, url) if pattern else None
-        parts = urlparse(url)
-        external_id = match.group(1) if match else parts.path + (
-            "?" + parts.query if parts.query else "")
+        external_id = match.group(1) if match and match.group(1) else \
+            link_id(url, self.option("ignore_params"))
+        if pattern and not (match and match.group(1)):
+            self.warn(f"id_pattern did not match the link {url}: its path is the id")
+        if len(external_id) > 128:
+            external_id = "sha256:" + hashlib.sha256(external_id.encode()).hexdigest()
         title = self._text(node, self.option("title")) or link.get_text(" ", strip=True)
         when_text = self._text(node, self.option("time"))
         votes = self._text(node, self.option("votes"))
@@ -165,9 +197,37 @@ class BoardConnector(Connector):
     async def fetch(self, since: str | None) -> AsyncIterator[RawItem | BadItem | Checkpoint]:  # type: ignore[override]
         walk = ListingWalk(self._list_page, self.known, self.options, self.warn)
         entries, state = await walk.run(self.option("list_url"), WalkState.load(since))
+        self._check_ids(entries)
+        down = 0
         for entry in reversed(entries):  # oldest first
-            yield self.item(await self._detail(entry.payload), since)  # type: ignore[arg-type]
+            try:
+                raw = await self._detail(entry.payload)
+            except (Abort, RetryLater) as exc:
+                # one thread deleted, moderated away or too big must not stop every
+                # other thread: it is quarantined (``hub replay --refetch`` reads it
+                # again); a run of transient failures means the board is down
+                down = down + 1 if isinstance(exc, RetryLater) else 0
+                if down >= DOWN_AFTER:
+                    raise
+                context = json.dumps(entry.payload, ensure_ascii=False).encode("utf-8")
+                yield BadItem(f"detail page unreadable: {exc}", context + b"\n\n",
+                              entry.external_id)
+                continue
+            down = 0
+            yield self.item(raw, since)  # type: ignore[arg-type]
         yield Checkpoint(state.dump())
+
+    def _check_ids(self, entries: list[Entry]) -> None:
+        """Two different links with one id would store one thread and drop the other
+        as a repeat: say so (the id_pattern is too loose)."""
+        urls: dict[str, str] = {}
+        for entry in entries:
+            url = entry.payload["url"]
+            first = urls.setdefault(entry.external_id, url)
+            if first != url and link_id(first, self.option("ignore_params")) != \
+                    link_id(url, self.option("ignore_params")):
+                self.warn(f"two links have the id {entry.external_id!r} ({first}, {url}): "
+                          "only one is read; make id_pattern capture the whole id")
 
     async def refetch(self, raw: bytes) -> bytes:
         head, _, _ = raw.partition(b"\n\n")

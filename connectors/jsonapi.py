@@ -55,12 +55,15 @@ from connectors.options import HTTP_OPTIONS, REQUIRED, Option
 from connectors.text import parse_time
 from connectors.walk import WALK_OPTIONS, Entry, ListingWalk, WalkState
 
+_MAX_PAGES = Option("max_pages", int, 1000, "most pages one pull reads (the next pull "
+                    "carries on from there)", check="positive")
+
 
 @dataclass(frozen=True)
 class CursorPaging:
     param: str = "cursor"  # query parameter carrying the cursor
     next_key: str = "next_cursor"  # dotted path of the next cursor in a page (null: last)
-    options: tuple[Option, ...] = ()
+    options: tuple[Option, ...] = (_MAX_PAGES,)
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,8 @@ class MaxIdPaging:
     more_key: str = "more"  # dotted path of "there is another page"
     options: tuple[Option, ...] = (
         Option("overlap_ids", int, 100, "each pull starts this many ids below the last one "
-               "queued: ids that became visible late are still read (repeats are free)"),)
+               "queued: ids that became visible late are still read (repeats are free)"),
+        _MAX_PAGES)
 
 
 @dataclass(frozen=True)
@@ -166,25 +170,46 @@ class JsonApiConnector(Connector):
         paging = self.paging
         if isinstance(paging, CursorPaging):
             cursor = since or None
+            seen = {cursor}
             while True:
                 doc, found = await self._page({paging.param: cursor} if cursor else {})
                 for record in found:
                     yield self.item(json_bytes(record), cursor)  # type: ignore[arg-type]
                 nxt = dig(doc, paging.next_key)
-                if not nxt:
+                if not nxt or str(nxt) == cursor:
+                    return  # the end (some APIs hand the tail's own cursor back)
+                if str(nxt) in seen:
+                    self.warn(f"the API handed out the cursor {str(nxt)[:60]!r} again: "
+                              "stopped there rather than read the same pages forever")
+                    return
+                if len(seen) > int(self.option("max_pages")):
+                    self.warn(f"max_pages ({self.option('max_pages')}) reached: the next "
+                              "pull carries on from the last page read")
                     return
                 cursor = str(nxt)
+                seen.add(cursor)
         elif isinstance(paging, MaxIdPaging):
             done = int(since) if since and since.isdigit() else 0
             after = max(0, done - int(self.option("overlap_ids")))
+            pages = 0
             while True:
+                asked = after
                 doc, found = await self._page({paging.param: str(after)})
                 for record in found:
                     ident = record.get(self.id_field) if isinstance(record, dict) else None
-                    if isinstance(ident, int):
+                    if isinstance(ident, int) and not isinstance(ident, bool):
                         after, done = max(after, ident), max(done, ident)
                     yield self.item(json_bytes(record), str(done))
                 if not found or not dig(doc, paging.more_key):
+                    return
+                pages += 1
+                if after == asked:
+                    self.warn(f"the API said there is more after id {asked} but its page "
+                              "brought no greater id: stopped rather than ask again forever")
+                    return
+                if pages >= int(self.option("max_pages")):
+                    self.warn(f"max_pages ({self.option('max_pages')}) reached: the next "
+                              f"pull carries on after id {done}")
                     return
         else:
             walk = ListingWalk(self._numbered_page, self.known, self.options, self.warn)

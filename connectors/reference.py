@@ -16,13 +16,13 @@ SHARED = ((WALK_OPTIONS, "list walk", "newest-first lists walked until stored it
 
 
 def _own(options: tuple[Option, ...]) -> list[Option]:
-    shared = {o.name for group, _, _ in SHARED for o in group}
-    return [o for o in options if o.name not in shared]
+    """The options not shared: by declaration, not name (a cursor API's own
+    ``max_pages`` means something else than a list walk's)."""
+    return [o for o in options if not any(o in group for group, _, _ in SHARED)]
 
 
 def _groups(options: tuple[Option, ...]) -> list[str]:
-    names = {o.name for o in options}
-    return [title for group, title, _ in SHARED if group and group[0].name in names]
+    return [title for group, title, _ in SHARED if group and group[0] in options]
 
 
 def _row(option: Option) -> str:

@@ -16,6 +16,7 @@ finds it in the feed again by its guid.
 from __future__ import annotations
 
 import hashlib
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -25,7 +26,7 @@ from bs4 import BeautifulSoup
 
 from connectors.base import Abort, BadItem, CannotRefetch, Checkpoint, Connector, RawItem
 from connectors.options import REQUIRED, Option
-from connectors.text import parse_time
+from connectors.text import decode_html, parse_time
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 
@@ -41,8 +42,40 @@ def _text(el: ET.Element, *names: str) -> str | None:
     return None
 
 
+def _link(el: ET.Element) -> str | None:
+    """The item's page: RSS <link>text</link>, or the Atom link to the entry itself
+    (rel="alternate" or no rel), not its edit, self or enclosure links."""
+    text = _text(el, "link")
+    if text:
+        return text
+    atom = el.findall(f"{ATOM}link")
+    for found in sorted(atom, key=lambda a: a.get("rel", "alternate") != "alternate"):
+        if found.get("href"):
+            return found.get("href")
+    return None
+
+
 def _guid(el: ET.Element) -> str | None:
-    return _text(el, "guid", f"{ATOM}id") or _text(el, "link", f"{ATOM}link")
+    return _text(el, "guid", f"{ATOM}id") or _link(el)
+
+
+_DECLARATION = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]+)["'][^>]*\?>""",
+                          re.I)
+
+
+def parse_feed(body: bytes, header_charset: str | None = None) -> ET.Element:
+    """The feed's root element. Python's XML parser knows only single-byte and UTF
+    encodings; Chinese sites often declare GB2312 or GBK (or only say so in the
+    HTTP header), so such a feed is decoded first (as GB18030, their superset)."""
+    try:
+        return ET.fromstring(body)
+    except (ET.ParseError, ValueError):  # ValueError: "multi-byte encodings are not supported"
+        declared = _DECLARATION.match(body)
+        codec = declared.group(1).decode("ascii") if declared else header_charset
+        if not codec or codec.lower().replace("_", "-") in ("utf-8", "utf8"):
+            raise
+        text = decode_html(body[declared.end():] if declared else body, None, codec)
+        return ET.fromstring(text.lstrip("\ufeff"))
 
 
 class RssConnector(Connector):
@@ -56,7 +89,7 @@ class RssConnector(Connector):
             el = ET.fromstring(raw)
         except ET.ParseError as exc:
             raise BadItem(f"malformed feed item: {exc}", raw) from None
-        link = _text(el, "link", f"{ATOM}link")
+        link = _link(el)
         guid = _guid(el)
         html = _text(el, "description", f"{ATOM}content", f"{ATOM}summary",
                      "{http://purl.org/rss/1.0/modules/content/}encoded") or ""
@@ -81,7 +114,7 @@ class RssConnector(Connector):
         assert self.fetcher is not None
         page = await self.fetcher.get(self.option("url"))
         try:
-            root = ET.fromstring(page.body)
+            root = parse_feed(page.body, page.charset)
         except ET.ParseError as exc:
             raise Abort(f"the feed is not well-formed XML: {exc}") from None
         items = root.findall("./channel/item") or root.findall(f"{ATOM}entry")

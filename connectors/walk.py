@@ -9,12 +9,15 @@ them); pinned entries neither stop it nor break a run; an entry whose list-visib
 ``stamp`` (reply count, 已回复, last reply time) differs from the stored one is read
 again as an upstream update.
 
-``max_pages`` bounds one pull. A walk that runs out of pages before reaching stored
-items leaves a *gap* (the page it stopped on and the last entry it read); the pull
-warns that items may not have been read yet, and the next pull reads the new top
-of the list, then carries on from the gap until it joins what is stored or the list
-ends. Entries only move down a newest-first list as new ones arrive, so the walk
-restarts on the gap's own page and skips down to its last entry.
+``max_pages`` bounds one pull. A next link back to a page this walk already read,
+or a page that repeats the one before it (APIs that serve their last page for any
+page number past the end), is the end of the list, not a reason to read on. A walk
+that runs out of pages before reaching stored items leaves a *gap* (the page it
+stopped on and the last entry it read); the pull warns that items may not have
+been read yet, and the next pull reads the new top of the list, then carries on
+from the gap until it joins what is stored or the list ends. Entries only move down
+a newest-first list as new ones arrive, so the walk restarts on the gap's own page
+and skips down to its last entry.
 
 Every ``recheck_hours`` a walk goes at least ``recheck_pages`` deep whatever it
 finds, which catches a post a board inserts below the top at its original date.
@@ -176,12 +179,19 @@ class ListingWalk:
         last_ref, last_ids = ref, list(boundary or ())
         self._reached_end = False
         current: str | None = ref
+        visited: set[str] = set()
+        previous: list[str] | None = None
         while current is not None:
             if self.budget <= 0:
                 return Gap(last_ref, last_ids[-BOUNDARY:], until)
             entries, next_ref = await self.read_page(current)
             self.budget -= 1
             pages += 1
+            visited.add(current)
+            ids = [e.external_id for e in entries]
+            if ids and ids == previous:
+                break  # the list served its last page again for a page past its end
+            previous = ids
             stamps = await self.known.stamps(e.external_id for e in entries)
             whole_page_settled, counted = True, 0
             for entry in entries:
@@ -222,6 +232,12 @@ class ListingWalk:
                     settled_run >= self.stop_after
                     or (self.stop_pages and settled_pages >= self.stop_pages)):
                 return None
+            if next_ref == current:
+                next_ref = None  # a last page whose 下一页 links to itself
+            elif next_ref is not None and next_ref in visited:
+                self.warn(f"the list's next link leads back to a page already read "
+                          f"({next_ref}): taken as the end of the list")
+                next_ref = None
             current = next_ref
         self._reached_end = True
         return None
