@@ -83,17 +83,22 @@ class Pipeline:
         if not snapshot:
             return BatchResult(0, 0)
         decisions = self.router.route_many([compose(a.title, a.body) for a in snapshot])
-        prints = {a.id: fingerprint(a.id, a.received_at, a.title, a.body) for a in snapshot}
+        # a whistleblower's report is never clustered: linked to a carrier case it would
+        # follow (and be noted on) a case the accused unit may handle (hub/whistleblower.py)
+        prints = {a.id: fingerprint(a.id, a.received_at, a.title, a.body)
+                  for a, d in zip(snapshot, decisions, strict=True) if not d.hide_identity}
+        clusterable = [a for a in snapshot if a.id in prints]
         with self.hub.sessions() as s:  # reads only: no write lock while comparing texts
-            plan = plan_clusters(s, list(prints.values()), self.surges.pinned(s, snapshot))
+            plan = plan_clusters(s, list(prints.values()), self.surges.pinned(s, clusterable))
         with transaction(self.hub.sessions) as s:
             held = set(finish(s, self.worker, [a.id for a in snapshot]))
             held_ids = sorted(held)
             search.enqueue(s, held_ids)
             batch = [(a, d) for a, d in zip(snapshot, decisions, strict=True) if a.id in held]
-            if held != plan.appeal_ids:  # a lease ran out meanwhile: plan what we hold
-                plan = plan_clusters(s, [prints[i] for i in held_ids],
-                                     self.surges.pinned(s, [a for a, _ in batch]))
+            if held & prints.keys() != plan.appeal_ids:  # a lease ran out meanwhile
+                plan = plan_clusters(s, [prints[i] for i in held_ids if i in prints],
+                                     self.surges.pinned(s, [a for a, _ in batch
+                                                            if a.id in prints]))
             clusters = apply_plan(s, plan)
             case_ids = self.cases.open_cases(s, batch)
             settled = self.surges.settle(

@@ -180,6 +180,27 @@ async def test_unstorable_form_fields_are_refused_by_name(client: Any) -> None:
     assert await _count(client) == 0
 
 
+async def test_undecodable_forms_and_bodies_are_400_on_every_form(client: Any) -> None:
+    """Bytes that are not the declared charset, a charset no one knows, a broken
+    multipart body: every form route (anonymous and staff) answers 400, never 500."""
+    hub = client.app["hub"]
+    await hub.run(make_staff, hub)
+    token = await login(client, "disp")
+    form = "application/x-www-form-urlencoded"
+    bodies = [({"Content-Type": form}, b"csrf=" + token.encode() + b"&body=\xff\xfe%ff"),
+              ({"Content-Type": form + "; charset=no-such-codec"}, b"body=abc"),
+              ({"Content-Type": "multipart/form-data; boundary=x"}, b"--x\r\nbroken")]
+    routes = ["/submit", "/lookup", "/lookup/rate", "/evaluate/zhujian", "/login",
+              "/logout", "/inbox/bulk", "/cases/1/act", "/calls/new", "/admin/users",
+              "/surges/1", "/supervise/evaluations/accept"]
+    for route in routes:
+        for headers, body in bodies:
+            resp = await client.post(route, data=body, headers=headers, allow_redirects=False)
+            assert resp.status in (400, 403, 404), (route, headers, resp.status)
+            assert resp.status != 400 or "无法读取" in await resp.text(), route
+    assert await _count(client) == 0
+
+
 async def test_replaying_an_external_id_with_other_content_is_409(client: Any) -> None:
     first = await client.post(URL, json=_valid(7), headers=HOTLINE_KEY)
     stored = await first.json()

@@ -358,3 +358,33 @@ def test_a_matter_told_otherwise_joins_the_active_surge(hub) -> None:  # type: i
     put(hub, callers(event(1), 25, seed=4), prefix="bus")  # a cut bus route, same county
     pipeline.drain()
     assert count(hub, select(func.count()).select_from(Surge)) == 2
+
+
+class WhistleRouter:
+    """Routes as FixedRouter, but a report of bribery as the misconduct rule does."""
+
+    def route_many(self, texts: list[str]) -> list[RouteDecision]:
+        hidden = RouteDecision("纪检监察", "A3-jiwei", "A3", 0.99, False, [],
+                               hide_identity=True, rule="misconduct",
+                               accused=("A3-zhujian",))
+        return [hidden if "受贿" in t else ROUTED for t in texts]
+
+
+def test_a_whistleblowers_report_is_never_linked_to_a_hot_event(hub) -> None:  # type: ignore[no-untyped-def]
+    """Worded like the callers of a hot event, a report of bribery is still its own
+    case: linked to the carrying case it would follow a case the accused unit
+    handles, and a hot issue would publish its title."""
+    from hub.models import TopicBacklog
+
+    texts = callers(event(0), 40, seed=5)
+    put(hub, texts)
+    [report] = put(hub, [texts[0] + "。另外举报住建局工作人员收受物业受贿"], prefix="wb")
+    Pipeline(hub, WhistleRouter(), batch_size=50).drain()
+    with hub.sessions() as s:
+        case = s.scalar(select(Case).where(Case.appeal_id == report))
+        assert case is not None and case.hide_identity and case.merged_into_id is None
+        assert s.scalar(select(Appeal.cluster_id).where(Appeal.id == report)) is None
+        assert s.scalar(select(TopicBacklog.appeal_id).where(
+            TopicBacklog.appeal_id == report)) is None
+        assert s.scalar(select(func.count()).select_from(Case).where(
+            Case.merged_into_id.is_not(None))) >= 30  # the others were linked

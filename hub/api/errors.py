@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 
 from hub.security.jsonbody import BodyError, loads_object
 
@@ -45,7 +46,11 @@ async def read_body(request: web.Request) -> bytes:
     charset = (request.charset or "utf-8").lower()
     if charset not in ("utf-8", "utf8"):
         raise ApiError(415, "unsupported_charset", "the body must be UTF-8")
-    return await request.read()
+    try:
+        return await request.read()
+    except RequestPayloadError:  # a compressed body that does not decompress
+        raise ApiError(400, "bad_request", "the body could not be read (Content-Encoding?)") \
+            from None
 
 
 async def json_object(request: web.Request) -> dict[str, Any]:

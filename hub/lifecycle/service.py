@@ -196,8 +196,9 @@ class CaseService:
                                "note": _suggestion_note(d, held),
                                "deadline_at": None, "sign_deadline_at": None})
         session.execute(insert(CaseEvent.__table__), events)  # type: ignore[arg-type]
-        # every opened appeal gets its hot-issue topic from the topic job (hub/topics.py)
-        topics.enqueue(session, [appeal.id for appeal, _ in batch])
+        # every opened appeal gets its hot-issue topic from the topic job (hub/topics.py),
+        # except a whistleblower's report: hot issues are published, with their titles
+        topics.enqueue(session, [appeal.id for appeal, d in batch if not d.hide_identity])
         return ids
 
     # -- dispatch --------------------------------------------------------------------------

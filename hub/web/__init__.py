@@ -17,6 +17,8 @@ from urllib.parse import urlencode
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 from multidict import MultiDictProxy
 
 from hub.core import Hub
@@ -109,7 +111,14 @@ async def checked_form(request: web.Request) -> MultiDictProxy[Any]:
     visitors, the double-submit cookie's), compared as bytes, and every field was
     found storable (no NUL, no lone surrogate): one bad character is a clear 422,
     never a database error."""
-    form = await request.post()
+    try:
+        form = await request.post()
+    except (UnicodeDecodeError, LookupError, ValueError, RequestPayloadError,
+            HttpProcessingError):
+        # bytes that are not the declared charset, a charset Python does not know, a
+        # broken multipart or compressed body: the client's fault, said plainly
+        raise web.HTTPBadRequest(text="表单内容无法读取（编码错误或内容损坏），请刷新页面后重试",
+                                 content_type="text/plain") from None
     sent = str(form.get("csrf", "")) or request.headers.get("X-CSRF-Token", "")
     staff: Staff | None = request.get("staff")
     expected = staff.csrf_token if staff else request.cookies.get(PUBLIC_CSRF_COOKIE, "")
