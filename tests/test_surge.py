@@ -388,3 +388,16 @@ def test_a_whistleblowers_report_is_never_linked_to_a_hot_event(hub) -> None:  #
             TopicBacklog.appeal_id == report)) is None
         assert s.scalar(select(func.count()).select_from(Case).where(
             Case.merged_into_id.is_not(None))) >= 30  # the others were linked
+
+
+def test_a_surge_label_never_names_a_person_the_callers_name(hub) -> None:  # type: ignore[no-untyped-def]
+    """Callers of one matter all name the same person (a manager, a neighbour): the
+    label, shown on the public report and the desk, is made as every published label
+    (hub/labels.py) and leaves the name out."""
+    texts = [f"{t}，物业经理王建国电话13912345678一直不接" for t in callers(event(0), 30, seed=7)]
+    put(hub, texts)
+    Pipeline(hub, FixedRouter(), batch_size=50).drain()
+    with hub.sessions() as s:
+        [surge] = s.scalars(select(Surge)).all()
+    assert surge.label and "王建国" not in surge.label and "建国" not in surge.title
+    assert "139" not in surge.label and "桂花路" in surge.title

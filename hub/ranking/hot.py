@@ -18,9 +18,6 @@ the same label, whatever the process's hash seed.
 
 from __future__ import annotations
 
-import re
-from collections import Counter
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.config import CityConfig
+from hub.labels import label_words
 from hub.models import Appeal, Case, Topic
 from hub.privacy import mask_text
 from hub.ranking.period import Period
@@ -35,10 +33,6 @@ from hub.topics import TEXT_CHARS
 
 MIN_SIZE = 3
 TOP = 20
-LABEL_WORDS = 4
-# segmenter tags never used as label words: person names, numerals, pronouns, symbols
-_NOT_LABELS = ("nr", "m", "r", "x", "q", "u", "p", "c", "w")
-_DIGIT = re.compile(r"[0-9０-９]")
 
 
 def hot_issues(session: Session, period: Period, config: CityConfig) -> list[dict[str, Any]]:
@@ -129,36 +123,3 @@ def _describe(session: Session, period: Period, topics: list[Any],
 def _aware(moment: datetime) -> datetime:
     """min()/max() of a timestamp come back naive from SQLite: they are UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _tagged(text: str) -> list[tuple[str, str]]:
-    try:
-        import rjieba
-
-        return [(w, f) for w, f in rjieba.tag(text)]
-    except ImportError:  # pragma: no cover - where rjieba's wheel is missing
-        import jieba.posseg
-
-        return [(p.word, p.flag) for p in jieba.posseg.lcut(text)]
-
-
-def _is_name(word: str, names: list[str]) -> bool:
-    return any(word in n or n in word or (len(n) >= 3 and word == n[1:]) for n in names)
-
-
-def label_words(texts: Iterable[str], contact_names: Iterable[str | None] = ()) -> list[str]:
-    """Up to four words shared by at least half (and two) of ``texts``: no personal
-    data, no names, no numbers, and the same words for the same texts every time."""
-    names = sorted({n.strip() for n in contact_names if n and len(n.strip()) >= 2})
-    counts: Counter[str] = Counter()
-    total = 0
-    for text in texts:
-        total += 1
-        counts.update({w for w, flag in _tagged(mask_text(text))
-                       if len(w) >= 2 and not flag.startswith(_NOT_LABELS)
-                       and not _DIGIT.search(w) and "*" not in w and "@" not in w
-                       and not _is_name(w, names)})
-    needed = max(2, (total + 1) // 2)
-    ordered = sorted((w for w, n in counts.items() if n >= needed),
-                     key=lambda w: (-counts[w], -len(w), w))
-    return [mask_text(w) for w in ordered[:LABEL_WORDS]]

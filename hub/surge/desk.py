@@ -8,7 +8,6 @@ statements per batch and per cluster touched, never per member of the cluster.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,9 +18,9 @@ from sqlalchemy.orm import Session
 from hub.config import CityConfig
 from hub.db import insert_ignoring_conflicts, is_postgres
 from hub.dedupe import Assignment, Member
+from hub.labels import label_words
 from hub.lifecycle.linked import MAX_HOPS, Link, link_opened
 from hub.models import Appeal, AppealCluster, Case, CaseEvent, Surge, Unit, utcnow
-from hub.privacy import mask_text
 from hub.surge.absorb import MAX_ABSORB, absorb, find_twin
 from hub.surge.answers import default_answer
 
@@ -261,12 +260,8 @@ def _load_cases(session: Session, ids: set[int]) -> dict[int, _Carrier]:
 
 
 def surge_label(session: Session, cluster: Any, limit: int = 5) -> str:
-    """Words at least two callers' texts share (never one caller's own words, which may
-    hold their name), from a bounded number of the cluster's appeals; phone and ID
-    numbers masked, callers' names and digits left out. Ties break by the word itself,
-    so the label does not depend on the process."""
-    from classifiers.text import tokens
-
+    """The words most of a bounded number of the cluster's appeals share, made as
+    every published label is (hub/labels.py: masked text, no names, no digits)."""
     ids = [cluster.original_appeal_id, *cluster.reps][:limit]
     if len(ids) < 3:
         ids += list(session.scalars(
@@ -274,14 +269,6 @@ def surge_label(session: Session, cluster: Any, limit: int = 5) -> str:
             .order_by(Appeal.id.desc()).limit(limit - len(ids))))
     rows = session.execute(select(Appeal.title, Appeal.body, Appeal.contact_name)
                            .where(Appeal.id.in_(ids))).all()
-    names = {r.contact_name for r in rows if r.contact_name}
-    texts = {mask_text(f"{r.title} {r.body[:300]}") for r in rows}  # exact copies count once
-    counts: Counter[str] = Counter()
-    for said in texts:
-        counts.update({t for t in tokens(said) if len(t) >= 2 and "*" not in t
-                       and not any(ch.isdigit() for ch in t)
-                       and not any(t in n or n in t for n in names)})
-    needed = max(2, (len(texts) + 1) // 2)
-    words = sorted((w for w, n in counts.items() if n >= needed),
-                   key=lambda w: (-counts[w], -len(w), w))[:4]
+    texts = sorted({f"{r.title} {r.body[:300]}" for r in rows})  # exact copies count once
+    words = label_words(texts, [r.contact_name for r in rows])
     return "、".join(words) or cluster.category or "同一事项"
