@@ -12,7 +12,7 @@ from sqlalchemy import select
 from hub.db import transaction
 from hub.intake_schema import validate_item
 from hub.lifecycle.service import RouteDecision
-from hub.models import Case, Surge
+from hub.models import Case, ContactView, Surge
 from hub.pipeline import Pipeline
 from hub.queue import enqueue
 from hub.surge.simulate import callers, event
@@ -70,6 +70,12 @@ async def test_operators_see_the_surge_and_link_calls_to_it(client: Any) -> None
     page = await (await client.get(f"/surges/{surge.id}")).text()
     version = re.search(r'name="version" value="(\d+)"', page)
     assert version and "13900000" in page  # a supervisor may call callers back
+
+    def views() -> list[tuple[str, str]]:
+        with hub.sessions() as s:
+            return [(v.username, v.via) for v in s.scalars(select(ContactView))]
+    seen = await hub.run(views)
+    assert seen and set(seen) == {("sup", "surge")}  # recorded; the operator's masked view not
     answer = ("桂花路供水管道正在抢修，预计今晚8点前恢复供水，可到桂花苑东门送水点取水。"
               "<script>x</script>")
     resp = await client.post(f"/surges/{surge.id}", data={

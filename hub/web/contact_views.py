@@ -20,7 +20,7 @@ from hub.web import require_staff
 from hub.web.auth import Staff
 
 routes = web.RouteTableDef()
-VIAS = {"page": "工单页面", "api": "接口", "export": "导出"}
+VIAS = {"page": "工单页面", "api": "接口", "export": "导出", "surge": "热点事件来电人"}
 PAGE_ROWS = 200
 
 

@@ -15,6 +15,7 @@ from hub.lifecycle.service import CaseError
 from hub.surge import store
 from hub.web import checked_form, require_staff
 from hub.web.auth import Staff
+from hub.web.contact_views import record as record_views
 
 routes = web.RouteTableDef()
 SEE_SURGES = ("operator", "dispatcher", "supervisor", "admin")
@@ -69,16 +70,22 @@ async def _render(request: web.Request, surge_id: int, error: str | None = None,
     page = request.query.get("page", "1")
     page_no = int(page) if page.isdigit() and len(page) < 7 else 1
 
+    see_contact = staff.role in ("dispatcher", "supervisor")
+
     def load() -> dict[str, Any]:
         with hub.sessions() as s:
-            return store.surge_detail(s, surge_id, staff.role in ("dispatcher", "supervisor"),
-                                      page_no)
+            return store.surge_detail(s, surge_id, see_contact, page_no)
 
     try:
         detail = await hub.run(load)
     except CaseError as exc:
         return aiohttp_jinja2.render_template("error.html", request, {
             "heading": "找不到热点事件", "message": str(exc)}, status=exc.status)
+    # callers' names and phones shown unmasked are views of their identity, recorded
+    # like a case page's (hub/web/contact_views.py)
+    shown = [c["id"] for c in detail["callers"]
+             if see_contact and (c["name"] or c["phone"])]
+    await hub.run(record_views, hub.sessions, staff, shown, "surge")
     return aiohttp_jinja2.render_template("surge.html", request, {
         **detail, "county_names": _names(hub), "error": error, "notice": notice,
         "can_edit": staff.role == "supervisor"}, status=status)
