@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from classifiers.decision import RouteDecision
 from classifiers.model import CategoryClassifier
 from classifiers.text import add_words
 from hub.config import CityConfig, RoutingSpec
-from hub.lifecycle.service import RouteDecision
 from hub.whistleblower import accused_units
 
 if TYPE_CHECKING:

@@ -21,9 +21,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from classifiers.decision import RouteDecision
 from hub.core import Hub
 from hub.lifecycle.calendar import WorkCalendar
-from hub.lifecycle.service import CaseError, CaseService, RouteDecision
+from hub.lifecycle.service import CaseError, CaseService
 from hub.models import Appeal, MisconductFinding, utcnow
 
 log = logging.getLogger(__name__)

@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from classifiers.decision import RouteDecision
 from classifiers.text import compose
 from hub import metrics, search
 from hub.core import Hub
 from hub.db import transaction
 from hub.dedupe import apply_plan, fingerprint, plan_clusters
-from hub.lifecycle.service import CaseService, RouteDecision
+from hub.lifecycle.service import CaseService
 from hub.outage import OUTAGES, report
 from hub.queue import claim, finish
 from hub.surge import SurgeDesk

@@ -6,9 +6,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from classifiers.decision import RouteDecision
 from hub.db import transaction
 from hub.intake_schema import validate_item
-from hub.lifecycle.service import RouteDecision
 from hub.models import Appeal, Case, CaseEvent
 from hub.queue import enqueue
 from tests.webutil import login, logout, make_staff

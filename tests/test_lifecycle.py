@@ -7,11 +7,12 @@ from datetime import UTC, datetime
 
 import pytest
 
+from classifiers.decision import RouteDecision
 from hub.config import DeadlineSpec
 from hub.db import transaction
 from hub.intake_schema import validate_item
 from hub.lifecycle.calendar import WorkCalendar
-from hub.lifecycle.service import CaseError, CaseService, Conflict, NotFound, RouteDecision
+from hub.lifecycle.service import CaseError, CaseService, Conflict, NotFound
 from hub.lifecycle.states import TRANSITIONS, IllegalTransition, target_of
 from hub.models import CaseEvent
 from hub.queue import enqueue

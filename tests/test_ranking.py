@@ -22,12 +22,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import update
 
+from classifiers.decision import RouteDecision
 from hub import topics
 from hub.config import TierSpec, load_config
 from hub.core import Hub
 from hub.db import transaction
 from hub.lifecycle.calendar import WorkCalendar
-from hub.lifecycle.service import CaseService, RouteDecision
+from hub.lifecycle.service import CaseService
 from hub.models import Appeal, Case, MisconductFinding
 from hub.ranking.period import last_full_week, parse_period, period_title
 from hub.ranking.report import build_report

@@ -18,9 +18,10 @@ from typing import Any
 
 from openpyxl import load_workbook
 
+from classifiers.decision import RouteDecision
 from hub.core import Hub
 from hub.db import transaction
-from hub.lifecycle.service import CaseService, RouteDecision
+from hub.lifecycle.service import CaseService
 from hub.models import Appeal, RankingReport
 from hub.ranking.hot import label_words
 from hub.ranking.publish import csv_bytes, render_html, write_files, xlsx_bytes

@@ -9,10 +9,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from classifiers.decision import RouteDecision
 from hub.db import transaction
 from hub.dedupe import MAX_CANDIDATES, RECENT_REPS
 from hub.intake_schema import AppealIn, validate_item
-from hub.lifecycle.service import CaseService, Conflict, RouteDecision
+from hub.lifecycle.service import CaseService, Conflict
 from hub.models import (
     Appeal,
     AppealBand,

@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from classifiers.decision import RouteDecision
 from hub.db import transaction
 from hub.intake_schema import validate_item
-from hub.lifecycle.service import RouteDecision
 from hub.models import Case, ContactView, Surge
 from hub.pipeline import Pipeline
 from hub.queue import enqueue

@@ -10,9 +10,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
+from classifiers.decision import RouteDecision
 from hub import topics
 from hub.db import transaction
-from hub.lifecycle.service import CaseService, RouteDecision
+from hub.lifecycle.service import CaseService
 from hub.models import Appeal, Topic, TopicBacklog, TopicBand
 
 TZ = ZoneInfo("Asia/Shanghai")

@@ -29,7 +29,8 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from hub.lifecycle.service import GRADES, CaseError, CaseService, RouteDecision, new_query_code
+from classifiers.decision import RouteDecision
+from hub.lifecycle.service import GRADES, CaseError, CaseService, new_query_code
 from hub.models import Appeal, CaseEvent, Unit, UnitEvaluation, utcnow
 from hub.security import throttle
 from hub.security.throttle import Limit, key_of

@@ -6,13 +6,13 @@ people acting at once cannot both win.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from classifiers.decision import RouteDecision
 from hub import topics
 from hub.config import CityConfig
 from hub.lifecycle.calendar import WorkCalendar
@@ -50,23 +50,6 @@ def new_query_code() -> str:
 def case_number(appeal: Appeal, tz: Any) -> str:
     assert appeal.id is not None
     return f"{appeal.received_at.astimezone(tz):%Y%m%d}{appeal.id:06d}"
-
-
-@dataclass(frozen=True)
-class RouteDecision:
-    """What the router says about one appeal (see classifiers.router)."""
-
-    category: str | None
-    unit_code: str | None
-    county_code: str | None
-    confidence: float
-    needs_triage: bool
-    suggestions: list[dict[str, Any]]
-    urgent: bool = False
-    urgent_terms: tuple[str, ...] = ()
-    hide_identity: bool = False
-    rule: str | None = None
-    accused: tuple[str, ...] = ()  # units a misconduct report names (hub/whistleblower.py)
 
 
 class CaseService:
