@@ -8,22 +8,13 @@ from typing import Any
 
 from sqlalchemy import Select
 
+from hub.lifecycle.actions import STAFF_ACTIONS
 from hub.lifecycle.service import Forbidden
 from hub.models import Case
 from hub.web.auth import Staff
 
-# action -> roles allowed to perform it
-ACTIONS: dict[str, tuple[str, ...]] = {
-    "assign": ("dispatcher", "supervisor"),
-    "merge": ("dispatcher",),
-    "correct": ("dispatcher",),
-    "sign": ("unit",),
-    "reply": ("unit",),
-    "return": ("unit",),
-    "request_extension": ("unit",),
-    "decide_extension": ("supervisor",),
-    "urge": ("supervisor",),
-}
+# action -> roles allowed to perform it, from the declarations
+ACTIONS: dict[str, tuple[str, ...]] = {name: a.roles for name, a in STAFF_ACTIONS.items()}
 SEE_ALL = ("operator", "dispatcher", "supervisor", "admin")
 SEE_CONTACT = ("dispatcher", "supervisor", "unit")
 
@@ -61,7 +52,3 @@ def may_see_contact(staff: Staff, case: Case) -> bool:
     if staff.role in ("dispatcher", "supervisor"):
         return True
     return staff.role == "unit" and (not case.hide_identity or staff.unit_discipline)
-
-
-def allowed_actions(staff: Staff) -> set[str]:
-    return {a for a, roles in ACTIONS.items() if staff.role in roles}

@@ -1,17 +1,20 @@
 """Staff actions on a case, shared by the web forms and the JSON API.
 
 Each call checks the role, the case's visibility and the version the user saw,
-then calls the lifecycle service inside the caller's transaction.
+reads the fields as the action declares them (hub/lifecycle/actions.py), then calls
+its handler, one per declared action, inside the caller's transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub.lifecycle.actions import STAFF_ACTIONS
 from hub.lifecycle.service import CaseError, CaseService
 from hub.lifecycle.states import IllegalTransition
 from hub.models import Case, CaseEvent
@@ -29,13 +32,31 @@ def _version(params: Mapping[str, Any]) -> int | None:
         raise CaseError("version must be a number") from None
 
 
-def _text(params: Mapping[str, Any], name: str, limit: int = 4000) -> str:
-    value = params.get(name) or ""
-    if not isinstance(value, str):
-        raise CaseError(f"{name} must be text")
-    if len(value) > limit:
-        raise CaseError(f"{name} is longer than {limit} characters")
-    return value.strip()
+class _Input:
+    """One request's fields, read as the action declares them (hub/lifecycle/actions.py):
+    text within the declared limit, required fields present."""
+
+    def __init__(self, action: str, params: Mapping[str, Any]) -> None:
+        self.params = params
+        self.fields = {f.name: f for f in STAFF_ACTIONS[action].fields}
+
+    def __call__(self, name: str) -> str:
+        declared = self.fields[name]
+        value = self.params.get(name) or ""
+        if declared.kind == "bool":
+            return "yes" if str(value).lower() in ("1", "true", "yes", "grant") else ""
+        if not isinstance(value, str):
+            raise CaseError(f"{name} must be text")
+        if len(value) > declared.limit:
+            raise CaseError(f"{name} is longer than {declared.limit} characters")
+        value = value.strip()
+        if declared.required and not value:
+            raise CaseError(_MISSING.get(name, f"{name} is required"))
+        return value
+
+
+_MISSING = {"unit": "choose a unit (承办单位)", "category": "choose a category",
+            "into": "no case numbered ''"}
 
 
 def perform(svc: CaseService, session: Session, staff: Staff, case_id: int, action: str,
@@ -46,60 +67,81 @@ def perform(svc: CaseService, session: Session, staff: Staff, case_id: int, acti
         raise CaseError(str(exc)) from None
 
 
+@dataclass(frozen=True)
+class _Call:
+    svc: CaseService
+    session: Session
+    staff: Staff
+    case: Case
+    actor: str
+    version: int | None
+    value: _Input
+
+    @property
+    def unit_id(self) -> int | None:
+        return self.staff.unit_id if self.staff.role == "unit" else None
+
+
 def _perform(svc: CaseService, session: Session, staff: Staff, case_id: int, action: str,
              params: Mapping[str, Any]) -> Case:
     require_action(staff, action)
     case = CaseService.load(session, case_id)
     require_view(staff, case)
-    actor = f"{staff.role}:{staff.username}"
-    version = _version(params)
-    unit_id = staff.unit_id if staff.role == "unit" else None
-    if action == "assign":
-        unit = _text(params, "unit", 40)
-        if not unit:
-            raise CaseError("choose a unit (承办单位)")
-        category = _text(params, "category", 40) or None
-        if category and category != case.category:
-            _record_correction(svc, session, case, actor, category, unit)
-        elif case.suggestions and unit != (case.suggestions[0] or {}).get("unit"):
-            _record_correction(svc, session, case, actor, case.category, unit)
-        # only a supervisor may send a whistleblower's report outside discipline bodies
-        override = _text(params, "override_reason", 300) if staff.role == "supervisor" else ""
-        return svc.assign(session, case_id, unit, actor,
-                          difficulty=_text(params, "difficulty", 10) or "normal",
-                          note=_text(params, "note", 500) or None,
-                          expected_version=version, category=category,
-                          override_reason=override or None)
-    if action == "correct":
-        category = _text(params, "category", 40)
-        if not category:
-            raise CaseError("choose a category")
-        svc.correct(session, case.id, actor, category, _text(params, "unit", 40) or None)
-        return svc.recategorize(session, case_id, actor, category, expected_version=version)
-    if action == "merge":
-        number = _text(params, "into", 24)
-        target = session.scalar(select(Case).where(Case.number == number))
-        if target is None:
-            raise CaseError(f"no case numbered {number!r}")
-        return svc.merge(session, case_id, target.id, actor, expected_version=version)
-    if action == "sign":
-        return svc.sign(session, case_id, actor, unit_id=unit_id, expected_version=version)
-    if action == "reply":
-        return svc.reply(session, case_id, actor, _text(params, "body"), unit_id=unit_id,
-                         expected_version=version)
-    if action == "return":
-        return svc.return_case(session, case_id, actor, _text(params, "reason", 1000),
-                               unit_id=unit_id, expected_version=version)
-    if action == "request_extension":
-        return svc.request_extension(session, case_id, actor, _text(params, "reason", 1000),
-                                     unit_id=unit_id)
-    if action == "decide_extension":
-        grant = str(params.get("grant", "")).lower() in ("1", "true", "yes", "grant")
-        return svc.decide_extension(session, case_id, actor, grant,
-                                    note=_text(params, "note", 500) or None)
-    if action == "urge":
-        return svc.urge(session, case_id, actor, _text(params, "note", 500) or "请加快办理")
-    raise CaseError(f"unknown action {action!r}")
+    call = _Call(svc, session, staff, case, f"{staff.role}:{staff.username}",
+                 _version(params), _Input(action, params))
+    return HANDLERS[action](call)
+
+
+def _assign(c: _Call) -> Case:
+    unit, category = c.value("unit"), c.value("category") or None
+    case = c.case
+    if category and category != case.category:
+        _record_correction(c.svc, c.session, case, c.actor, category, unit)
+    elif case.suggestions and unit != (case.suggestions[0] or {}).get("unit"):
+        _record_correction(c.svc, c.session, case, c.actor, case.category, unit)
+    # only a supervisor may send a whistleblower's report outside discipline bodies
+    override = c.value("override_reason") if c.staff.role == "supervisor" else ""
+    assert case.id is not None
+    return c.svc.assign(c.session, case.id, unit, c.actor,
+                        difficulty=c.value("difficulty") or "normal",
+                        note=c.value("note") or None, expected_version=c.version,
+                        category=category, override_reason=override or None)
+
+
+def _correct(c: _Call) -> Case:
+    category = c.value("category")
+    assert c.case.id is not None
+    c.svc.correct(c.session, c.case.id, c.actor, category, c.value("unit") or None)
+    return c.svc.recategorize(c.session, c.case.id, c.actor, category,
+                              expected_version=c.version)
+
+
+def _merge(c: _Call) -> Case:
+    number = c.value("into")
+    target = c.session.scalar(select(Case).where(Case.number == number))
+    if target is None or target.id is None:
+        raise CaseError(f"no case numbered {number!r}")
+    assert c.case.id is not None
+    return c.svc.merge(c.session, c.case.id, target.id, c.actor, expected_version=c.version)
+
+
+HANDLERS: dict[str, Callable[[_Call], Case]] = {
+    "assign": _assign,
+    "correct": _correct,
+    "merge": _merge,
+    "sign": lambda c: c.svc.sign(c.session, c.case.id, c.actor, unit_id=c.unit_id,
+                                 expected_version=c.version),
+    "reply": lambda c: c.svc.reply(c.session, c.case.id, c.actor, c.value("body"),
+                                   unit_id=c.unit_id, expected_version=c.version),
+    "return": lambda c: c.svc.return_case(c.session, c.case.id, c.actor, c.value("reason"),
+                                          unit_id=c.unit_id, expected_version=c.version),
+    "request_extension": lambda c: c.svc.request_extension(
+        c.session, c.case.id, c.actor, c.value("reason"), unit_id=c.unit_id),
+    "decide_extension": lambda c: c.svc.decide_extension(
+        c.session, c.case.id, c.actor, bool(c.value("grant")), note=c.value("note") or None),
+    "urge": lambda c: c.svc.urge(c.session, c.case.id, c.actor,
+                                 c.value("note") or "请加快办理"),
+}
 
 
 def _record_correction(svc: CaseService, session: Session, case: Case, actor: str,

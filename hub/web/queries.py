@@ -15,6 +15,7 @@ from sqlalchemy import Select, and_, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from hub import search
+from hub.lifecycle.actions import AWAITING_DISPATCH
 from hub.lifecycle.calendar import WorkCalendar
 from hub.lifecycle.states import (
     ACTION_LABELS,
@@ -121,7 +122,7 @@ def _conditions(staff: Staff, f: Filters, query: Select[Any], joined: bool,
     (the count, which should touch as little as possible)."""
     query = scoped(query, staff)
     if f.view == "triage":
-        query = query.where(Case.state.in_(("triage", "returned", "received")))
+        query = query.where(Case.state.in_(AWAITING_DISPATCH))
     elif f.view == "mine":
         query = query.where(OPEN_WORK_CLAUSE)
     elif f.view == "late":

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from hub.core import Hub
 from hub.db import transaction
 from hub.intake_schema import ItemError, validate_item
+from hub.lifecycle.actions import AWAITING_DISPATCH, available
 from hub.lifecycle.service import CaseError, CaseService, new_query_code
 from hub.lifecycle.states import STATE_LABELS
 from hub.models import Unit, User, utcnow
@@ -26,7 +27,6 @@ from hub.security.redirects import safe_next
 from hub.security.text import parse_id
 from hub.surge.store import surge_for_case
 from hub.web import SESSION_COOKIE, checked_form, require_staff, surges
-from hub.web.access import allowed_actions
 from hub.web.actions import perform
 from hub.web.auth import ROLES, AuthError, Staff, add_user, end_session
 from hub.web.contact_views import record as record_views
@@ -232,7 +232,8 @@ async def _render_case(request: web.Request, case_id: int, error: str | None = N
     if shows_contact(detail):  # no record, no view: a failed write fails the page
         await hub.run(record_views, hub.sessions, staff, [case_id], "page")
     return aiohttp_jinja2.render_template("case.html", request, {
-        **_choices(hub), "d": detail, "actions": allowed_actions(staff), "surge": surge,
+        **_choices(hub), "d": detail, "actions": available(staff.role, detail["case"]),
+        "awaiting_dispatch": detail["case"].state in AWAITING_DISPATCH, "surge": surge,
         "error": error, "notice": notice}, status=status)
 
 

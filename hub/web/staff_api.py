@@ -13,6 +13,7 @@ from hub.api.errors import ApiError, json_object
 from hub.api.openapi import error, json_answer, register_paths
 from hub.core import Hub
 from hub.db import transaction
+from hub.lifecycle.actions import STAFF_ACTIONS, request_schema
 from hub.lifecycle.service import CaseError, CaseService
 from hub.security.text import parse_id, same_secret
 from hub.web.actions import perform
@@ -166,25 +167,14 @@ register_paths({
                       "401": error("not logged in"),
                       "404": error("no such case, or not yours")}}},
     "/api/v1/staff/cases/{case_id}/actions": {"post": {
-        "summary": "Act on a case: assign, merge, correct, sign, reply, return, "
-                   "request_extension, decide_extension, urge",
+        "summary": "Act on a case: " + ", ".join(STAFF_ACTIONS),
         "description": "A whistleblower's (hidden-identity) case goes only to discipline "
                        "bodies, never to a unit it names; a supervisor may send it elsewhere "
                        "with override_reason, kept in the event log.",
         "parameters": [_CASE_ID, {"name": "X-CSRF-Token", "in": "header", "required": True,
                                   "schema": {"type": "string"}}],
-        "requestBody": {"required": True, "content": {"application/json": {"schema": {
-            "type": "object", "required": ["action"], "properties": {
-                "action": {"type": "string", "enum": [
-                    "assign", "merge", "correct", "sign", "reply", "return",
-                    "request_extension", "decide_extension", "urge"]},
-                "version": {"type": "integer", "description": "the version you saw"},
-                "unit": {"type": "string"}, "category": {"type": "string"},
-                "difficulty": {"type": "string", "enum": ["normal", "hard"]},
-                "body": {"type": "string"}, "reason": {"type": "string"},
-                "note": {"type": "string"}, "into": {"type": "string"},
-                "override_reason": {"type": "string"},
-                "grant": {"type": "boolean"}}}}}},
+        "requestBody": {"required": True, "content": {"application/json": {
+            "schema": request_schema()}}},
         "responses": {"200": json_answer("the case's new state and version", {
                           "type": "object", "required": ["id", "number", "state", "version"],
                           "properties": {"id": {"type": "integer"},

@@ -1,0 +1,43 @@
+"""Concepts declared once: every state and action has its label, every declared
+staff action has a handler, a role table entry and its place in the API schema, and
+a case page offers exactly the actions the declarations allow."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from hub.lifecycle.actions import STAFF_ACTIONS, available, request_schema
+from hub.lifecycle.states import ACTION_LABELS, STATE_LABELS, STATES, TRANSITIONS
+from hub.web.access import ACTIONS
+from hub.web.actions import HANDLERS
+
+
+def test_every_state_and_action_has_a_label() -> None:
+    assert set(STATE_LABELS) == set(STATES)
+    for transition in TRANSITIONS.values():
+        assert transition.action in ACTION_LABELS, transition.action
+        assert set(transition.sources) <= set(STATES), transition
+        assert transition.target is None or transition.target in STATES, transition
+    for action in STAFF_ACTIONS.values():
+        assert action.label and set(action.transitions) <= set(TRANSITIONS), action.name
+
+
+def test_each_declared_action_has_a_handler_roles_and_a_schema() -> None:
+    assert set(HANDLERS) == set(STAFF_ACTIONS) == set(ACTIONS)
+    schema = request_schema()
+    assert schema["properties"]["action"]["enum"] == list(STAFF_ACTIONS)
+    for action in STAFF_ACTIONS.values():
+        for field in action.fields:
+            assert field.name in schema["properties"], (action.name, field.name)
+
+
+def test_the_buttons_follow_the_state_machine() -> None:
+    def case(state: str, requested: bool = False) -> SimpleNamespace:
+        return SimpleNamespace(state=state, extension_requested=requested)
+
+    assert available("dispatcher", case("triage")) == ["assign", "merge", "correct"]
+    assert available("unit", case("assigned")) == ["sign", "return", "request_extension"]
+    assert available("unit", case("signed", requested=True)) == ["reply", "return"]
+    assert available("supervisor", case("signed", requested=True)) == [
+        "assign", "decide_extension", "urge"]
+    assert available("unit", case("closed")) == [] == available("operator", case("triage"))
