@@ -20,7 +20,7 @@ from hub.db import transaction
 from hub.lifecycle import codes
 from hub.lifecycle.evaluations import ASPECTS, SOURCE_NAME, EvaluationClient, evaluate_unit
 from hub.lifecycle.service import GRADES, CaseError, CaseService
-from hub.lifecycle.states import STATE_LABELS
+from hub.lifecycle.states import state_label
 from hub.models import Appeal, Reply, Unit
 from hub.privacy import mask_text
 from hub.security.clients import client_address
@@ -53,7 +53,7 @@ def citizen_view(hub: Hub, number: str, code: str, client: str) -> dict[str, Any
                                 .order_by(Reply.id))
             known = (appeal.contact_name, appeal.contact_phone) if appeal else ()
             return {"number": case.number, "state": handling.state,
-                    "state_label": STATE_LABELS[handling.state],
+                    "state_label": state_label(handling.state),
                     "title": mask_text(appeal.title, known) if appeal else None,
                     "unit": unit.name if unit else None, "deadline_at": handling.deadline_at,
                     "replies": [{"at": r.at, "body": mask_text(r.body, known)}
@@ -119,7 +119,7 @@ async def rate_case(request: web.Request) -> web.Response:
         case = rate_as_citizen(hub, svc, request.match_info["number"], body["code"],
                                body["grade"], comment, "api", client)
         return {"number": case.number, "state": case.state,
-                "state_label": STATE_LABELS[case.state]}
+                "state_label": state_label(case.state)}
 
     try:
         return web.json_response(await hub.run(rate))

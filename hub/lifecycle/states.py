@@ -36,6 +36,16 @@ ACTION_LABELS = {
 }
 
 
+def state_label(state: str | None) -> str:
+    """A state's Chinese label: the one lookup every page, export and API uses
+    (tests/test_declarations.py checks every state has one)."""
+    return STATE_LABELS.get(state or "", state or "")
+
+
+def action_label(action: str | None) -> str:
+    return ACTION_LABELS.get(action or "", action or "")
+
+
 @dataclass(frozen=True)
 class Transition:
     action: str

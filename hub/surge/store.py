@@ -14,7 +14,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from hub.lifecycle.service import CaseError, Conflict, NotFound
-from hub.lifecycle.states import STATE_LABELS
+from hub.lifecycle.states import state_label
 from hub.models import Appeal, AppealCluster, Case, CaseEvent, Rating, Reply, Source, Surge, utcnow
 from hub.privacy import mask_name, mask_phone, mask_text
 from hub.surge.answers import PreparedAnswer, prepared_answer
@@ -55,7 +55,7 @@ def _cards(session: Session, query: Any) -> list[SurgeCard]:
                 .order_by(Reply.id)):
             replies[case_id] = mask_text(body)  # the latest wins
     return [SurgeCard(s.id, s.title, s.label, s.county_code, s.category, s.state, s.raised_at,
-                      size, last_at, s.case_id, number, STATE_LABELS.get(state, state),
+                      size, last_at, s.case_id, number, state_label(state),
                       prepared_answer(session, s), replies.get(s.case_id), s.version)
             for s, size, last_at, number, state in rows]
 
@@ -103,7 +103,7 @@ def surge_detail(session: Session, surge_id: int, see_contact: bool,
         .where(Appeal.cluster_id == cluster_id)
         .order_by(Appeal.received_at.desc(), Appeal.id.desc()).limit(CALLERS_PAGE + 1)
         .offset((page - 1) * CALLERS_PAGE)).all()
-    callers = [{"id": r.id, "number": r.number, "state": STATE_LABELS.get(r.state, r.state),
+    callers = [{"id": r.id, "number": r.number, "state": state_label(r.state),
                 "received_at": r.received_at, "channel": r.title,
                 "name": r.contact_name if see_contact else mask_name(r.contact_name),
                 "phone": r.contact_phone if see_contact else mask_phone(r.contact_phone)}

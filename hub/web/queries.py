@@ -18,12 +18,12 @@ from hub import search
 from hub.lifecycle.actions import AWAITING_DISPATCH
 from hub.lifecycle.calendar import WorkCalendar
 from hub.lifecycle.states import (
-    ACTION_LABELS,
     LATE_SQL,
     OPEN_WORK,
     OPEN_WORK_SQL,
-    STATE_LABELS,
     STATES,
+    action_label,
+    state_label,
 )
 from hub.models import Appeal, Case, CaseEvent, Rating, Reply, Source, SourceEvent, Unit, utcnow
 from hub.privacy import mask_location, mask_name, mask_phone, mask_text
@@ -235,7 +235,7 @@ def _row(case: Case, title: str, received: datetime, channel: str, unit_name: st
     open_work = case.state in OPEN_WORK
     return Row(id=case.id, number=case.number, title=mask_text(title, (name, phone)),
                state=case.state,
-               state_label=STATE_LABELS.get(case.state, case.state), channel=channel,
+               state_label=state_label(case.state), channel=channel,
                unit_name=unit_name, county=case.county_code, category=case.category,
                deadline_at=case.deadline_at,
                days_left=calendar.workdays_left(now, case.deadline_at)
@@ -283,7 +283,7 @@ def export_rows(session: Session, staff: Staff, f: Filters,
         if full and viewed is not None and (name or phone or mask_text(body) != body):
             viewed.append(case.id)
         out.append({
-            "工单编号": case.number, "状态": STATE_LABELS.get(case.state, case.state),
+            "工单编号": case.number, "状态": state_label(case.state),
             "渠道": channel, "受理时间": received.isoformat(timespec="minutes"),
             "标题": title if full else mask_text(title, (name, phone)),
             "内容": body if full else mask_text(body, (name, phone)),
@@ -315,9 +315,9 @@ def case_detail(session: Session, staff: Staff, case_id: int,
     def masked(value: str | None) -> str | None:
         return value if full or not value else mask_text(value, known)
 
-    events = [{"at": e.at, "actor": e.actor, "action": ACTION_LABELS.get(e.action, e.action),
-               "from": STATE_LABELS.get(e.from_state or "", e.from_state or ""),
-               "to": STATE_LABELS.get(e.to_state or "", e.to_state or ""),
+    events = [{"at": e.at, "actor": e.actor, "action": action_label(e.action),
+               "from": state_label(e.from_state),
+               "to": state_label(e.to_state),
                "unit": units.get(e.unit_id) if e.unit_id else None,
                "note": masked(e.note) or ""}
               for e in session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id)
@@ -334,7 +334,7 @@ def case_detail(session: Session, staff: Staff, case_id: int,
     open_work = case.state in OPEN_WORK
     channel_reply, channel_updated = _channel_reply(session, appeal)
     return {
-        "case": case, "state_label": STATE_LABELS.get(case.state, case.state),
+        "case": case, "state_label": state_label(case.state),
         "title": masked(appeal.title), "body": masked(appeal.body),
         "contact_name": appeal.contact_name if full else mask_name(appeal.contact_name),
         "contact_phone": appeal.contact_phone if full else mask_phone(appeal.contact_phone),
