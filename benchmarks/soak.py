@@ -4,7 +4,10 @@
         [--hot-events 1] [--hot-size 10000] [--hot-minutes 60] [--hot-start 3]
         [--db sqlite | postgresql+psycopg://user@host/db] [--interval 30] [--port N]
 
-The server runs as its own process (pipeline, scheduler and intake, as deployed);
+The hub runs as deploy/ runs it (``--layout deployed``): a web process takes the
+intake and runs a pipeline, a worker process runs the scheduler's jobs (search index,
+topics, deadlines, ranking) and a pipeline; RSS is the two summed. ``--layout
+single`` runs everything in one process.
 this process posts single appeals at a fixed rate through the intake API (open
 loop: a send is timed from when it was due, so a slow server cannot slow the load
 down) and watches the database and the server's memory. Every interval it prints
@@ -118,15 +121,17 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, int(len(ordered) * q) - 1))] * 1000
 
 
-def rss_mb(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
+def rss_mb(pids: list[int]) -> float:
+    """The servers' resident memory, summed."""
+    total = 0.0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as fh:
+                total += next(int(line.split()[1]) for line in fh
+                              if line.startswith("VmRSS:")) / 1024
+        except (OSError, StopIteration):
+            return float("nan")
+    return total
 
 
 class Watcher:
@@ -184,7 +189,7 @@ class Summary:
 
 
 # -- the run ----------------------------------------------------------------------------
-async def drive(port: int, plan: Plan, texts: Texts, watcher: Watcher, server_pid: int,
+async def drive(port: int, plan: Plan, texts: Texts, watcher: Watcher, server_pids: list[int],
                 interval_s: int, warmup_s: int) -> Summary:
     from hub.surge.simulate import caller_text, event
 
@@ -245,7 +250,7 @@ async def drive(port: int, plan: Plan, texts: Texts, watcher: Watcher, server_pi
                 task.add_done_callback(in_flight.discard)
             if now >= next_report:
                 stats = await asyncio.to_thread(watcher.read)
-                rss = rss_mb(server_pid)
+                rss = rss_mb(server_pids)
                 if summary.rss_warm != summary.rss_warm and now >= warmup_s:  # NaN: not yet
                     summary.rss_warm = rss
                 p99 = pct(current.latencies, 0.99)
@@ -294,21 +299,30 @@ def run(args: argparse.Namespace) -> int:
     print(f"soak on {kind}: {args.minutes:g} min at {args.rate:g}/s, near-duplicates "
           f"{args.near_dup_share:.0%}, {args.hot_events} hot event(s) of {args.hot_size} "
           f"callers over {hot_seconds / 60:.0f} min from minute {args.hot_start:g}; "
-          f"warm-up {warmup / 60:.1f} min; server on port {port}", flush=True)
+          f"warm-up {warmup / 60:.1f} min; {args.layout} layout, intake on port {port}",
+          flush=True)
     if args.server_pythonpath:  # measure another checkout's server under the same load
         env["PYTHONPATH"] = args.server_pythonpath
-    server = subprocess.Popen([sys.executable, "-m", "hub.cli", "serve", "--port", str(port)],
-                              env=env, cwd=args.server_pythonpath or None,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # the servers' logs go to files: a pipe nobody reads fills up (64 KiB of access
+    # log, seconds at this rate) and then blocks the server's event loop on a write
+    logs = [(folder / f"{role}.log").open("wb") for role in ("web", "worker")]
+    layouts = {"deployed": [(port, "0"), (free_port(), "1")], "single": [(port, "1")]}
+    servers = [subprocess.Popen([sys.executable, "-m", "hub.cli", "serve", "--port", str(p)],
+                                env={**env, "HUB_PORT": str(p), "HUB_SCHEDULER": scheduler},
+                                cwd=args.server_pythonpath or None,
+                                stdout=subprocess.DEVNULL, stderr=log)
+               for (p, scheduler), log in zip(layouts[args.layout], logs, strict=False)]
+    pids = [server.pid for server in servers]
     watcher: Watcher | None = None
     try:
-        wait_for_port(port, timeout=180)
+        for p, _ in layouts[args.layout]:
+            wait_for_port(p, timeout=180)
         watcher = Watcher(url)
         texts = Texts(args.near_dup_share)
         from hub.cli import use_uvloop
 
         use_uvloop()
-        summary = asyncio.run(drive(port, plan, texts, watcher, server.pid, args.interval,
+        summary = asyncio.run(drive(port, plan, texts, watcher, pids, args.interval,
                                     warmup))
         drain_start = time.monotonic()
         stats = watcher.read()
@@ -317,17 +331,22 @@ def run(args: argparse.Namespace) -> int:
             stats = watcher.read()
         drained = time.monotonic() - drain_start
         time.sleep(min(30, args.interval))  # what memory does once the load stopped
-        rss_end = rss_mb(server.pid)
+        rss_end = rss_mb(pids)
     finally:
-        server.terminate()
-        try:
-            _, err = server.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            _, err = server.communicate()
+        for server in servers:
+            server.terminate()
+        for server in servers:
+            try:
+                server.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+        for log in logs:
+            log.close()
         if watcher is not None:
             watcher.engine.dispose()
-    tail = (err or b"").decode("utf-8", "replace").strip().splitlines()[-5:]
+    tail = [line for log in logs for line in Path(log.name).read_bytes().decode(
+        "utf-8", "replace").strip().splitlines()[-5:]]
     warm = summary.rss_warm
     growth = (rss_end - warm) / warm
     print()
@@ -378,6 +397,10 @@ def main() -> int:
     parser.add_argument("--interval", type=int, default=30, help="seconds between report lines")
     parser.add_argument("--warmup", type=float, default=3, help="minutes before RSS and p99 count")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--layout", choices=("deployed", "single"), default="deployed",
+                        help="deployed (deploy/): a web process takes the intake (pipeline, "
+                        "no scheduler) beside a worker (scheduler and a pipeline); single: "
+                        "one process does everything")
     parser.add_argument("--keep", action="store_true", help="keep the database and folder")
     parser.add_argument("--server-pythonpath", default="",
                         help="run the server from another checkout (before/after comparisons)")

@@ -23,7 +23,7 @@ from connectors.registry import check_sources
 from hub import search
 from hub.bootstrap import sync_config
 from hub.config import CityConfig, load_config
-from hub.db import is_postgres, make_engine, migrate, session_factory, transaction
+from hub.db import is_postgres, make_engine, migrate, session_factory, transaction, write_gate
 from hub.jobs import LeaseKeeper
 from hub.models import Source, Unit
 from hub.security.passwords import PasswordVerifier
@@ -85,10 +85,14 @@ class Hub:
                     conn.execute(text("RESET lock_timeout"))
                     conn.commit()
         else:
-            migrate(self.engine)
-            with transaction(self.sessions) as s:
-                sync_config(s, self.config)
-                search.backfill_if_empty(s)
+            # processes starting together on one file: the first migrates while the
+            # others wait on its writers' lock (a deferred migration transaction that
+            # meets another writer fails at once with "database is locked")
+            with write_gate(self.engine):
+                migrate(self.engine)
+                with transaction(self.sessions) as s:
+                    sync_config(s, self.config)
+                    search.backfill_if_empty(s)
 
     def refresh_ids(self) -> None:
         with self.sessions() as s:

@@ -13,7 +13,7 @@ import os
 import threading
 import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +107,13 @@ class WriteGate:
 
 
 _GATES: weakref.WeakKeyDictionary[Engine, WriteGate] = weakref.WeakKeyDictionary()
+
+
+def write_gate(engine: Engine) -> AbstractContextManager[None]:
+    """Hold an SQLite file's writers' lock (re-entrant in this thread); a no-op on
+    PostgreSQL."""
+    gate = _GATES.get(engine)
+    return gate.hold() if gate is not None else nullcontext()
 
 
 def is_postgres(engine_or_session: Engine | Session) -> bool:

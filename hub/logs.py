@@ -15,8 +15,12 @@
 
 from __future__ import annotations
 
+import atexit
+import copy
 import json
 import logging
+import logging.handlers
+import queue
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,15 +42,31 @@ class JsonFormatter(logging.Formatter):
         for key in ACCESS_FIELDS:
             if hasattr(record, key):
                 out[key] = getattr(record, key)
-        if record.exc_info:
-            out["exception"] = record.exc_text or self.formatException(record.exc_info)
+        if record.exc_info or record.exc_text:
+            out["exception"] = record.exc_text or self.formatException(record.exc_info)  # type: ignore[arg-type]
         return json.dumps(out, ensure_ascii=False)
 
 
+_listener: logging.handlers.QueueListener | None = None
+
+
 def configure(verbose: bool, serving: bool, log_format: str = "text") -> None:
-    handler = logging.StreamHandler()
+    global _listener
+    handler: logging.Handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter() if log_format == "json" else
                          logging.Formatter(TEXT_FORMAT))
+    if _listener is not None:
+        _listener.stop()
+        _listener = None
+    if serving:
+        # a serving process never writes a log line on its event loop: a write to a
+        # file or pipe can stall (behind SQLite's fsyncs on the same disk, or a slow
+        # journald) and a 100 ms stall was most of the intake's p99; the lines go
+        # through a queue to a thread that writes them, masked before they leave
+        _listener = logging.handlers.QueueListener(queue.SimpleQueue(), handler)
+        _listener.start()
+        atexit.register(_listener.stop)
+        handler = _MaskedQueueHandler(_listener.queue)
     handler.addFilter(MaskingFilter())
     root = logging.getLogger()
     for old in list(root.handlers):
@@ -60,6 +80,21 @@ def configure(verbose: bool, serving: bool, log_format: str = "text") -> None:
     # logged by the hub's own wrappers (hub/scheduler.py)
     for noisy in ("apscheduler", "alembic"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
+
+
+class _MaskedQueueHandler(logging.handlers.QueueHandler):
+    """Hands records to the writing thread with message and traceback already
+    formatted (and masked by the filter), keeping the access log's fields."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        record = copy.copy(record)
+        record.msg = record.getMessage()
+        record.args = None
+        if record.exc_info:
+            record.exc_text = record.exc_text or logging.Formatter().formatException(
+                record.exc_info)
+            record.exc_info = None
+        return record
 
 
 class AccessLogger(AbstractAccessLogger):

@@ -24,6 +24,7 @@ from classifiers.train import SEED_CORPUS
 from hub.models import utcnow
 from hub.settings import REPO_ROOT, Settings
 from hub.simulate import Channels, load_messages
+from tests.conftest import on_postgres
 
 pytestmark = pytest.mark.slow
 INTERVAL = 3  # seconds between pulls of the test feed
@@ -174,3 +175,19 @@ async def test_interval_jobs_run_once_across_processes_and_survive_a_killed_hold
 
 def victim_holder(pid: int) -> str:
     return f"{os.uname().nodename}:{pid}"
+
+
+def test_processes_starting_together_on_a_new_sqlite_file_all_start(tmp_path: Path) -> None:
+    """A web process and a worker started at once (as deploy/ does) on a fresh SQLite
+    file: one migrates, the others wait for it instead of dying on "database is
+    locked". PostgreSQL has its advisory lock for the same."""
+    if on_postgres():
+        pytest.skip("SQLite start-up (PostgreSQL serialises on an advisory lock)")
+    env = {**os.environ, "HUB_DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.sqlite3'}",
+           "HUB_VAR_DIR": str(tmp_path), "HUB_ENV": "test"}
+    runs = [subprocess.Popen([sys.executable, "-m", "hub.cli", "init"], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            for _ in range(3)]
+    outputs = [run.communicate(timeout=240)[0].decode() for run in runs]
+    assert [run.returncode for run in runs] == [0, 0, 0], outputs
+    assert not any("locked" in out for out in outputs)
