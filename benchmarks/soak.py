@@ -44,7 +44,7 @@ from pathlib import Path
 import aiohttp
 from sqlalchemy import create_engine, text
 
-from benchmarks.util import free_port, wait_for_port
+from benchmarks.util import free_port, stop, wait_for_port
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -333,14 +333,7 @@ def run(args: argparse.Namespace) -> int:
         time.sleep(min(30, args.interval))  # what memory does once the load stopped
         rss_end = rss_mb(pids)
     finally:
-        for server in servers:
-            server.terminate()
-        for server in servers:
-            try:
-                server.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+        stop(servers, timeout=60)
         for log in logs:
             log.close()
         if watcher is not None:

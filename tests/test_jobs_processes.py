@@ -19,7 +19,7 @@ import pytest
 from aiohttp import web
 from sqlalchemy import create_engine, text
 
-from benchmarks.util import free_port
+from benchmarks.util import free_port, stop
 from classifiers.train import SEED_CORPUS
 from hub.models import utcnow
 from hub.settings import REPO_ROOT, Settings
@@ -161,14 +161,7 @@ async def test_interval_jobs_run_once_across_processes_and_survive_a_killed_hold
         assert lease["takeovers"] >= 1
         assert lease["finished_at"] is not None  # and the survivor's pull completed
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop(procs)
         for log in tmp_path.glob("hub-*.log"):
             print(log.name, log.read_text(errors="replace")[-3000:])
 

@@ -3,7 +3,6 @@ surges (热点突发), linked callers who see the reply and rate it, and the rep
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -27,6 +26,7 @@ from hub.models import (
 from hub.pipeline import ManualTriage, Pipeline
 from hub.queue import enqueue
 from hub.surge.simulate import callers, event
+from tests.concurrency import together
 
 ROUTED = RouteDecision("城乡建设", "A3-zhujian", "A3", 0.95, False, [])
 
@@ -289,20 +289,7 @@ def test_the_hot_issue_report_lists_the_surge_and_its_callers(hub) -> None:  # t
 
 def test_two_pipelines_drain_a_hot_event_without_losing_a_call(hub) -> None:  # type: ignore[no-untyped-def]
     put(hub, callers(event(1), 400, seed=11))
-    opened: list[int] = []
-    errors: list[BaseException] = []
-
-    def work() -> None:
-        try:
-            opened.append(Pipeline(hub, FixedRouter(), batch_size=40).drain())
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    workers = [threading.Thread(target=work) for _ in range(2)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
+    opened, errors = together(lambda: Pipeline(hub, FixedRouter(), batch_size=40).drain())
     assert not errors and sum(opened) == 400
     with hub.sessions() as s:
         assert s.scalar(select(func.count()).select_from(Appeal)

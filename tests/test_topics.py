@@ -15,6 +15,7 @@ from hub import topics
 from hub.db import transaction
 from hub.lifecycle.service import CaseService
 from hub.models import Appeal, Topic, TopicBacklog, TopicBand
+from tests.concurrency import together
 
 TZ = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 11, 2, 9, tzinfo=TZ)
@@ -165,23 +166,8 @@ def test_topics_not_fed_for_two_windows_forget_their_band_keys(hub: Any) -> None
 def test_two_placers_at_once_count_every_appeal_once(hub: Any) -> None:
     """The ranking drains the backlog while the job may be running: each appeal is
     placed once and every topic's size equals the appeals that carry it."""
-    import threading
-
     water = open_appeals(hub, WATER * 30, step=timedelta(minutes=1))
-    results: list[topics.Assigned] = []
-    errors: list[BaseException] = []
-
-    def place() -> None:
-        try:
-            results.append(topics.assign_backlog(hub.sessions, batch=7))
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
-            errors.append(exc)
-
-    workers = [threading.Thread(target=place) for _ in range(2)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
+    _, errors = together(lambda: topics.assign_backlog(hub.sessions, batch=7))
     topics.assign_backlog(hub.sessions)  # whatever a skipped lock left
     assert not errors
     with hub.sessions() as s:
