@@ -50,14 +50,24 @@ class JsonFormatter(logging.Formatter):
 _listener: logging.handlers.QueueListener | None = None
 
 
+def _stop_listener() -> None:
+    """Write what is still queued and stop the writer thread (at exit, or before a
+    second configure in the same process)."""
+    global _listener
+    if _listener is not None:
+        _listener.stop()
+        _listener = None
+
+
+atexit.register(_stop_listener)
+
+
 def configure(verbose: bool, serving: bool, log_format: str = "text") -> None:
     global _listener
     handler: logging.Handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter() if log_format == "json" else
                          logging.Formatter(TEXT_FORMAT))
-    if _listener is not None:
-        _listener.stop()
-        _listener = None
+    _stop_listener()
     if serving:
         # a serving process never writes a log line on its event loop: a write to a
         # file or pipe can stall (behind SQLite's fsyncs on the same disk, or a slow
@@ -65,7 +75,6 @@ def configure(verbose: bool, serving: bool, log_format: str = "text") -> None:
         # through a queue to a thread that writes them, masked before they leave
         _listener = logging.handlers.QueueListener(queue.SimpleQueue(), handler)
         _listener.start()
-        atexit.register(_listener.stop)
         handler = _MaskedQueueHandler(_listener.queue)
     handler.addFilter(MaskingFilter())
     root = logging.getLogger()
