@@ -29,6 +29,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 from sqlalchemy import BigInteger, bindparam, column, delete, func, insert, select, text, update
@@ -130,16 +131,20 @@ def assign_backlog(session_factory: sessionmaker[Session], batch: int = 500,
                    limit: int | None = None) -> Assigned:
     """Give every waiting appeal its topic, oldest first, ``batch`` per transaction.
 
-    The bigrams and band keys are computed from a read before the write transaction,
-    so SQLite's single write lock is held only for the placing and the writes (the
-    intake's group commits wait behind it)."""
+    Bigrams, band keys and the comparisons with candidate topics are computed from a
+    read; the write transaction only checks that the candidates did not move
+    meanwhile (else it places again, under its lock) and writes. On SQLite the file's
+    one write lock is then held for milliseconds: placing a hot event's batch inside
+    it held the intake's group commits back for up to 350 ms."""
     total = Assigned()
     while limit is None or total.appeals < limit:
         ids, members = _read_batch(session_factory, batch)
         if not ids:
             break
+        with session_factory() as s:  # the comparisons, from a read: no write lock yet
+            plan = _plan(s, members)
         with transaction(session_factory) as s:
-            done = _assign(s, ids, members)
+            done = _assign(s, ids, members, plan)
         if done.appeals == 0:
             break  # another process holds these (PostgreSQL): it places them
         total.appeals += done.appeals
@@ -168,31 +173,61 @@ def _read_batch(session_factory: sessionmaker[Session],
     return ids, members
 
 
-def _assign(s: Session, ids: list[int], members: list[_Member]) -> Assigned:
-    """Place the members still waiting: another process (the ranking draining the
-    backlog while the job runs) may have taken some since the read. On PostgreSQL the
-    backlog rows are locked, skipping those another transaction holds."""
+def _assign(s: Session, ids: list[int], members: list[_Member], plan: _Plan) -> Assigned:
+    """Write the plan for the members still waiting: another process (the ranking
+    draining the backlog while the job runs) may have taken some since the read. On
+    PostgreSQL the backlog rows are locked, skipping those another transaction holds."""
     waiting = select(TopicBacklog.appeal_id).where(TopicBacklog.appeal_id.in_(ids))
     if is_postgres(s):
         waiting = waiting.with_for_update(skip_locked=True)
     still = set(s.scalars(waiting))
     if not still:
         return Assigned()
-    result = _place(s, [m for m in members if m.appeal_id in still])
+    if still != {m.appeal_id for m in members} or _moved(s, plan):
+        plan = _plan(s, [m for m in members if m.appeal_id in still], lock=True)
+    _write_plan(s, plan)
     s.execute(delete(TopicBacklog).where(TopicBacklog.appeal_id.in_(sorted(still))))
-    result.appeals = len(still)
-    return result
+    plan.result.appeals = len(still)
+    return plan.result
 
 
-def _place(s: Session, members: list[_Member]) -> Assigned:
+@dataclass
+class _Plan:
+    """Where each member goes, worked out from the topics as they were read."""
+
+    topics: dict[int, _Topic]
+    placed: dict[int, int]  # appeal id -> topic id (provisional when negative)
+    bands: list[tuple[int, int]]  # key, topic id
+    result: Assigned
+    seen: dict[int, tuple[int, Any]]  # candidate topic id -> (size, last_at) as read
+    newest: int  # the highest topic id when read: a newer one may be a candidate
+
+
+def _moved(s: Session, plan: _Plan) -> bool:
+    """Did any candidate change, or a topic appear, since the plan was made?"""
+    newest = s.scalar(select(func.max(Topic.id))) or 0
+    if newest != plan.newest:
+        return True
+    if not plan.seen:
+        return False
+    query = select(Topic.id, Topic.size, Topic.last_at).where(
+        Topic.id.in_(sorted(plan.seen))).order_by(Topic.id)
+    if is_postgres(s):  # held until commit: nobody adds to them between check and write
+        query = query.with_for_update()
+    now = {i: (size, last) for i, size, last in s.execute(query)}
+    return now != plan.seen
+
+
+def _plan(s: Session, members: list[_Member], lock: bool = False) -> _Plan:
     """Assign ``members`` (in id order) to topics; the batch's own new topics are
-    candidates for its later members too. Reads the candidates in two queries, writes
-    with one multi-row statement per table."""
+    candidates for its later members too. Reads the candidates in two queries."""
     result = Assigned()
+    newest = s.scalar(select(func.max(Topic.id))) or 0
     if not members:
-        return result
+        return _Plan({}, {}, [], result, {}, newest)
     by_key = _candidates(s, members)
-    topics = _load(s, sorted({t for ts in by_key.values() for t in ts}))
+    topics = _load(s, sorted({t for ts in by_key.values() for t in ts}), lock)
+    seen = {t.id: (t.size, t.last_at) for t in topics.values()}
     placed: dict[int, int] = {}  # appeal id -> topic id (provisional when negative)
     bands: list[tuple[int, int]] = []  # key, topic id
     for m in members:
@@ -228,12 +263,18 @@ def _place(s: Session, members: list[_Member]) -> Assigned:
             bands += [(k, topic.id) for k in m.keys]
             for key in m.keys:
                 by_key.setdefault(key, set()).add(topic.id)
-    real = _write(s, topics)
-    s.execute(update(Appeal), [{"id": a, "topic_id": real[t]} for a, t in placed.items()])
-    if bands:
+    return _Plan(topics, placed, bands, result, seen, newest)
+
+
+def _write_plan(s: Session, plan: _Plan) -> None:
+    """One multi-row statement per table."""
+    real = _write(s, plan.topics)
+    if plan.placed:
+        s.execute(update(Appeal), [{"id": a, "topic_id": real[t]}
+                                   for a, t in plan.placed.items()])
+    if plan.bands:
         s.execute(insert(TopicBand.__table__),  # type: ignore[arg-type]
-                  [{"key": k, "topic_id": real[t]} for k, t in bands])
-    return result
+                  [{"key": k, "topic_id": real[t]} for k, t in plan.bands])
 
 
 def _candidates(s: Session, members: list[_Member]) -> dict[int, set[int]]:
@@ -258,12 +299,12 @@ def _candidates(s: Session, members: list[_Member]) -> dict[int, set[int]]:
     return by_key
 
 
-def _load(s: Session, ids: list[int]) -> dict[int, _Topic]:
+def _load(s: Session, ids: list[int], lock: bool = False) -> dict[int, _Topic]:
     """The candidate topics with their representatives' bigrams."""
     if not ids:
         return {}
     query = select(Topic).where(Topic.id.in_(ids)).order_by(Topic.id)
-    if is_postgres(s):  # two placers never both add to one topic's size
+    if lock and is_postgres(s):  # two placers never both add to one topic's size
         query = query.with_for_update()
     rows = s.execute(query).scalars().all()
     rep_ids = sorted({r for t in rows for r in t.reps})
