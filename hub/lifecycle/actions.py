@@ -77,7 +77,7 @@ STAFF_ACTIONS: dict[str, StaffAction] = {a.name: a for a in (
         ActionField("difficulty", "choice", 10, choices=("normal", "hard")), NOTE,
         ActionField("override_reason", limit=300))),
     StaffAction("merge", "合并", ("dispatcher",), ("merge",),
-                (ActionField("into", "case_number", 24, required=True),)),
+                (ActionField("into", "case_number", 24),)),  # _merge names a missing one
     StaffAction("correct", "更正分类", ("dispatcher",), ("correct",), (
         ActionField("category", "category", 40, required=True),
         ActionField("unit", "unit", 40))),

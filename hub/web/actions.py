@@ -55,8 +55,7 @@ class _Input:
         return value
 
 
-_MISSING = {"unit": "choose a unit (承办单位)", "category": "choose a category",
-            "into": "no case numbered ''"}
+_MISSING = {"unit": "choose a unit (承办单位)", "category": "choose a category"}
 
 
 def perform(svc: CaseService, session: Session, staff: Staff, case_id: int, action: str,
