@@ -102,9 +102,10 @@ async def _gc_ctx(app: web.Application) -> AsyncIterator[None]:
     """Warm up, then move everything loaded so far out of the collector's sight.
 
     The router, its model and the segmenter's dictionary are millions of long-lived
-    objects; every full collection walked them all, 40-150 ms with the event loop
-    stopped, several times a minute under load: most of the intake's p99. Frozen
-    (gc.freeze), they are never scanned again; requests' garbage still is."""
+    objects; a full collection walked them all, 40-150 ms with the event loop
+    stopped (measured in a soak; most such pauses came at start-up, and the intake's
+    tail had larger causes). Frozen (gc.freeze), they are never scanned again;
+    requests' garbage still is."""
     hub: Hub = app["hub"]
     await hub.run(app["router"].route_many, ["A1区幸福路路灯不亮，晚上出行不便"])
     gc.collect()
