@@ -163,7 +163,7 @@ class IntakeWriter:
         for req in batch:
             by_source.setdefault(req.source_id, []).append(req)
         results: dict[int, list[Enqueued]] = {}
-        with transaction(self.hub.sessions) as session:
+        with transaction(self.hub.sessions, client=True) as session:
             for source_id, reqs in sorted(by_source.items()):  # one lock order for all
                 flat = enqueue(session, source_id, [i for r in reqs for i in r.items])
                 start = 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -186,6 +187,68 @@ def test_sqlite_writers_queue_at_the_write_gate(hub) -> None:  # type: ignore[no
         t.join()
     assert order == ["gate held", "gate released", "write begins"]
     assert gate.path.exists()
+
+
+def _client_announced(gate: Any) -> bool:
+    """Is a client waiting? (its shared lock makes an exclusive one fail)"""
+    import fcntl
+    import os
+
+    fd = os.open(gate.clients_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+@pytest.mark.skipif(on_postgres(), reason="PostgreSQL writers lock rows, not the file")
+def test_a_waiting_client_writes_before_queued_background_writers(hub) -> None:  # type: ignore[no-untyped-def]
+    """Five background writers (pipeline, indexing ...) queue behind a long
+    transaction, then the intake's group commit queues too: it goes first when the
+    gate comes free, so a citizen waits for one background transaction, not six.
+    With a plain lock the kernel lets any waiter win (the client would be first in
+    about one run of six). Afterwards every background writer still writes."""
+    import time
+
+    from hub.db import _GATES
+
+    gate = _GATES[hub.engine]
+    order: list[str] = []
+    held, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with gate.hold():
+            held.set()
+            release.wait(10)
+
+    def background(n: int) -> None:
+        with transaction(hub.sessions):
+            order.append(f"background {n}")
+
+    def client() -> None:
+        with transaction(hub.sessions, client=True):
+            order.append("client")
+
+    first = threading.Thread(target=holder)
+    first.start()
+    assert held.wait(5)
+    waiting = [threading.Thread(target=background, args=(n,)) for n in range(5)]
+    for t in waiting:
+        t.start()
+    time.sleep(0.2)  # the background writers are blocked on the gate
+    last = threading.Thread(target=client)
+    last.start()
+    deadline = time.monotonic() + 5
+    while not _client_announced(gate) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    release.set()
+    for t in [first, *waiting, last]:
+        t.join(10)
+    assert order[0] == "client", order
+    assert sorted(order[1:]) == [f"background {n}" for n in range(5)]
 
 
 def test_backfilled_appeals_are_processed_and_indexed_once(hub) -> None:  # type: ignore[no-untyped-def]
