@@ -222,12 +222,6 @@ class Row:
     confidence: float | None
     received_at: datetime
 
-    def as_json(self) -> dict[str, Any]:
-        out = dict(self.__dict__)
-        for key in ("deadline_at", "received_at"):
-            out[key] = out[key].isoformat() if out[key] else None
-        return out
-
 
 def _row(case: Case, title: str, received: datetime, channel: str, unit_name: str | None,
          name: str | None, phone: str | None,
@@ -361,25 +355,3 @@ def _channel_reply(session: Session, appeal: Appeal) -> tuple[str, datetime | No
         SourceEvent.appeal_id == appeal.id, SourceEvent.action == "upstream_update"))
     return text_ or "", updated
 
-
-def case_json(detail: dict[str, Any]) -> dict[str, Any]:
-    case: Case = detail["case"]
-
-    def iso(v: Any) -> Any:
-        return v.isoformat() if isinstance(v, datetime) else v
-
-    return {
-        "id": case.id, "number": case.number, "state": case.state,
-        "state_label": detail["state_label"], "version": case.version,
-        "category": case.category, "county": case.county_code,
-        "unit": detail["unit"].code if detail["unit"] else None,
-        "confidence": case.confidence, "suggestions": case.suggestions or [],
-        "urgent": case.urgent, "urgent_terms": case.urgent_terms or [],
-        "deadline_at": iso(case.deadline_at), "due_state": case.due_state,
-        "days_left": detail["days_left"], "title": detail["title"], "body": detail["body"],
-        "contact_name": detail["contact_name"], "contact_phone": detail["contact_phone"],
-        "channel": detail["channel"], "received_at": iso(detail["received_at"]),
-        "events": [{k: iso(v) for k, v in e.items()} for e in detail["events"]],
-        "replies": [{k: iso(v) for k, v in r.items()} for r in detail["replies"]],
-        "ratings": [{k: iso(v) for k, v in r.items()} for r in detail["ratings"]],
-    }
