@@ -21,10 +21,11 @@ from hub.lifecycle.service import CaseError, CaseService
 from hub.security.text import parse_id, same_secret
 from hub.web.actions import perform
 from hub.web.auth import Staff
+from hub.web.case_queries import case_detail
 from hub.web.contact_views import record as record_views
 from hub.web.contact_views import shows_contact
+from hub.web.inbox_queries import Filters, count_cases, list_cases
 from hub.web.login import LoginRefused, attempt_login, set_session_cookie
-from hub.web.queries import Filters, case_detail, count_cases, list_cases
 
 routes = web.RouteTableDef()
 
@@ -134,7 +135,7 @@ async def act_json(request: web.Request) -> web.Response:
 
 
 def _case_answer(detail: dict[str, Any]) -> shapes.CaseDetail:
-    """The case page's data (hub/web/queries.py case_detail) as the API's answer."""
+    """The case page's data (hub/web/case_queries.py) as the API's answer."""
     case = detail["case"]
     return shapes.CaseDetail(
         id=case.id, number=case.number, state=case.state,
