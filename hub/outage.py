@@ -24,6 +24,7 @@ from aiohttp import web
 from sqlalchemy import exc as sa_exc
 
 from hub import metrics
+from hub.api.shapes import Error, ErrorDetail, answer
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -137,9 +138,9 @@ OUTAGES = OutageLog()
 def outage_response(request: web.Request, outage: Outage) -> web.Response:
     headers = {"Retry-After": str(outage.retry_after)}
     if request.path.startswith("/api/") or request.path in ("/healthz", "/readyz", "/metrics"):
-        return web.json_response({"error": {"code": outage.code, "message": outage.message,
-                                            "retry_after": outage.retry_after}},
-                                 status=503, headers=headers)
+        return answer(Error(error=ErrorDetail(code=outage.code, message=outage.message,
+                                              retry_after=outage.retry_after)),
+                      503, headers)
     return web.Response(status=503, headers=headers, content_type="text/html", charset="utf-8",
                         text=f"<!doctype html><meta charset='utf-8'><title>请稍后再试</title>"
                              f"<h1>请稍后再试</h1><p>{outage.message_zh}"

@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
+from hub.api import shapes
 from hub.api.errors import ApiError, body_error, read_body
 from hub.bootstrap import hash_key
 from hub.core import Hub
@@ -77,26 +78,27 @@ async def post_appeals(request: web.Request) -> web.Response:
                            "this external_id was stored before with different content; "
                            "send a new external_id for a new appeal", existing_id=res.id,
                            url=f"/api/v1/appeals/{res.id}")
-        return web.json_response(
-            {"id": res.id, "created": res.created, "source": source_name,
-             "url": f"/api/v1/appeals/{res.id}"}, status=201 if res.created else 200)
-    out: list[dict[str, Any]] = []
+        return shapes.answer(shapes.Enqueued(id=res.id, created=res.created, source=source_name,
+                                             url=f"/api/v1/appeals/{res.id}"),
+                             status=201 if res.created else 200)
+    out: list[shapes.BatchItem] = []
     accepted = 0
     for index in range(len(items)):
         if index in errors:
-            out.append({"index": index, "error": errors[index].as_dict()})
+            out.append(shapes.BatchItem(index=index, error=shapes.ErrorDetail.model_validate(
+                errors[index].as_dict())))
         elif by_index[index].conflict:
             res = by_index[index]
-            out.append({"index": index, "id": res.id, "error": {
-                "code": "external_id_conflict", "field": "external_id",
-                "message": "stored before with different content; not changed"}})
+            out.append(shapes.BatchItem(index=index, id=res.id, error=shapes.ErrorDetail(
+                code="external_id_conflict", field="external_id",
+                message="stored before with different content; not changed")))
         else:
             res = by_index[index]
             accepted += 1
-            out.append({"index": index, "id": res.id, "created": res.created})
+            out.append(shapes.BatchItem(index=index, id=res.id, created=res.created))
     status = 422 if not accepted else 200
-    return web.json_response({"accepted": accepted, "rejected": len(items) - accepted,
-                              "results": out}, status=status)
+    return shapes.answer(shapes.BatchResult(accepted=accepted, rejected=len(items) - accepted,
+                                            results=out), status=status)
 
 
 @routes.get("/api/v1/appeals/{appeal_id}")
@@ -107,21 +109,20 @@ async def get_appeal(request: web.Request) -> web.Response:
         raise ApiError(404, "not_found", "no such appeal")
     hub: Hub = request.app["hub"]
 
-    def load() -> dict[str, Any] | None:
+    def load() -> shapes.Appeal | None:
         with hub.sessions() as s:
             appeal = s.get(Appeal, appeal_id)
             if appeal is None or appeal.source_id != source_id:
                 return None
             case = s.scalar(select(Case).where(Case.appeal_id == appeal_id))
-            return {
-                "id": appeal.id, "external_id": appeal.external_id, "state": appeal.state,
-                "received_at": appeal.received_at.isoformat(), "title": appeal.title,
-                "case": None if case is None else {
-                    "number": case.number, "state": case.state, "query_code": case.query_code,
-                    "deadline_at": case.deadline_at.isoformat() if case.deadline_at else None},
-            }
+            return shapes.Appeal(
+                id=appeal.id, external_id=appeal.external_id, state=appeal.state,
+                received_at=appeal.received_at, title=appeal.title,
+                case=None if case is None else shapes.AppealCase(
+                    number=case.number, state=case.state, query_code=case.query_code,
+                    deadline_at=case.deadline_at))
 
     found = await hub.run(load)
     if found is None:
         raise ApiError(404, "not_found", "no such appeal for this source")
-    return web.json_response(found)
+    return shapes.answer(found)

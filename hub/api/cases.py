@@ -8,13 +8,15 @@ case's progress and reply under their own number and code, and may rate it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from aiohttp import web
+from pydantic import BaseModel, Field, ValidationError, create_model
 from sqlalchemy import select
 
+from hub.api import shapes
 from hub.api.errors import ApiError, json_object
-from hub.api.openapi import error, json_answer, register_paths
+from hub.api.openapi import error, json_answer, json_body, register_paths
 from hub.core import Hub
 from hub.db import transaction
 from hub.lifecycle import codes
@@ -29,6 +31,26 @@ from hub.security.devices import MAX_AGE as DEVICE_MAX_AGE
 from hub.security.devices import new_device, verified_device
 
 routes = web.RouteTableDef()
+MAX_COMMENT = 2000
+# a grade's text; which ones exist is checked by the handlers (400 bad_grade), which the
+# web forms share, so the enum is documented here but not enforced by the model
+GradeText = Annotated[str, Field(json_schema_extra={"enum": list(GRADES)})]
+
+
+class RatingRequest(BaseModel):
+    """The body of POST /api/v1/cases/{number}/rating (other keys are ignored)."""
+
+    code: str
+    grade: GradeText
+    comment: str | None = Field(None, max_length=MAX_COMMENT)
+
+
+# one grade per aspect of hub/lifecycle/evaluations.py, documented from the same table;
+# the grades are checked by evaluate_unit (400), as for the QR page's form
+EvaluationRequest = create_model(
+    "EvaluationRequest", __doc__="The body of POST /api/v1/units/{unit}/evaluations.",
+    **{aspect: (GradeText, ...) for aspect in ASPECTS},
+    comment=(str | None, Field(None, max_length=MAX_COMMENT)))
 
 
 def _service(request: web.Request) -> CaseService:
@@ -86,16 +108,12 @@ async def get_case(request: web.Request) -> web.Response:
     hub: Hub = request.app["hub"]
     client = client_address(request)
 
-    def load() -> dict[str, Any]:
-        view = citizen_view(hub, request.match_info["number"], request.query.get("code", ""),
-                            client)
-        deadline = view["deadline_at"]
-        return {**view, "deadline_at": deadline.isoformat() if deadline else None,
-                "replies": [{"at": r["at"].isoformat(), "body": r["body"]}
-                            for r in view["replies"]]}
+    def load() -> shapes.CitizenCase:
+        return shapes.CitizenCase.model_validate(citizen_view(
+            hub, request.match_info["number"], request.query.get("code", ""), client))
 
     try:
-        return web.json_response(await hub.run(load))
+        return shapes.answer(await hub.run(load))
     except CaseError as exc:
         raise _case_error(exc) from None
 
@@ -103,31 +121,32 @@ async def get_case(request: web.Request) -> web.Response:
 @routes.post("/api/v1/cases/{number}/rating")
 async def rate_case(request: web.Request) -> web.Response:
     hub: Hub = request.app["hub"]
-    body = await json_object(request)
-    if not isinstance(body.get("code"), str) or not isinstance(body.get("grade"), str):
-        raise ApiError(422, "missing_field", "code and grade are required strings")
-    comment = body.get("comment")
-    if comment is not None and (not isinstance(comment, str) or len(comment) > 2000):
-        raise ApiError(422, "too_long", "comment must be a string of at most 2000 characters")
-    if body["grade"] not in GRADES:
+    try:
+        rating = RatingRequest.model_validate(await json_object(request), strict=True)
+    except ValidationError as exc:
+        if any(e["loc"][0] in ("code", "grade") for e in exc.errors()):
+            raise ApiError(422, "missing_field",
+                           "code and grade are required strings") from None
+        raise ApiError(422, "too_long", f"comment must be a string of at most {MAX_COMMENT} "
+                       "characters") from None
+    if rating.grade not in GRADES:
         raise ApiError(400, "bad_grade", f"grade must be one of {', '.join(GRADES)}",
                        field="grade")
     svc = _service(request)
     client = client_address(request)
 
-    def rate() -> dict[str, Any]:
-        case = rate_as_citizen(hub, svc, request.match_info["number"], body["code"],
-                               body["grade"], comment, "api", client)
-        return {"number": case.number, "state": case.state,
-                "state_label": state_label(case.state)}
+    def rate() -> shapes.RatingAnswer:
+        case = rate_as_citizen(hub, svc, request.match_info["number"], rating.code,
+                               rating.grade, rating.comment, "api", client)
+        return shapes.RatingAnswer(number=case.number, state=case.state,
+                                   state_label=state_label(case.state))
 
     try:
-        return web.json_response(await hub.run(rate))
+        return shapes.answer(await hub.run(rate))
     except CaseError as exc:
         raise _case_error(exc) from None
 
 
-_STATE = {"type": "string"}
 register_paths({
     "/api/v1/cases/{number}": {"get": {
         "summary": "A citizen's view of a case (needs the query code); personal data in "
@@ -143,38 +162,20 @@ register_paths({
                           "status, unit and replies; for a caller linked to the case "
                           "carrying the same matter, that case's (its number in linked_to; "
                           "surge: a note when the matter is a hot event)",
-                          {"$ref": "#/components/schemas/CitizenCase"}),
+                          shapes.CitizenCase),
                       "404": error("wrong number or code"),
                       "429": error("too many look-ups, or the number is locked")}}},
     "/api/v1/cases/{number}/rating": {"post": {
         "summary": "Rate the reply: 满意 / 基本满意 / 不满意 (不满意 reopens the case)",
         "parameters": [{"name": "number", "in": "path", "required": True,
                         "schema": {"type": "string"}}],
-        "requestBody": {"required": True, "content": {"application/json": {"schema": {
-            "type": "object", "required": ["code", "grade"], "properties": {
-                "code": {"type": "string"},
-                "grade": {"type": "string", "enum": ["满意", "基本满意", "不满意"]},
-                "comment": {"type": "string", "maxLength": 2000}}}}}},
-        "responses": {"200": json_answer("the case's new state", {
-                          "type": "object", "required": ["number", "state", "state_label"],
-                          "properties": {"number": {"type": "string"}, "state": _STATE,
-                                         "state_label": {"type": "string"}}}),
+        "requestBody": json_body(RatingRequest),
+        "responses": {"200": json_answer("the case's new state", shapes.RatingAnswer),
                       "400": error("the grade is not one of the three"),
                       "404": error("wrong number or code"),
                       "409": error("nothing to rate, or already rated"),
                       "429": error("too many attempts, or the number is locked")}}},
-}, schemas={"CitizenCase": {
-    "type": "object", "required": ["number", "state", "state_label", "replies", "can_rate"],
-    "properties": {"number": {"type": "string"}, "state": _STATE,
-                   "state_label": {"type": "string"}, "title": {"type": ["string", "null"]},
-                   "unit": {"type": ["string", "null"]},
-                   "deadline_at": {"type": ["string", "null"]},
-                   "replies": {"type": "array", "items": {
-                       "type": "object", "required": ["at", "body"],
-                       "properties": {"at": {"type": "string"}, "body": {"type": "string"}}}},
-                   "can_rate": {"type": "boolean"},
-                   "linked_to": {"type": ["string", "null"]},
-                   "surge": {"type": ["string", "null"]}}}})
+})
 
 
 @routes.post("/api/v1/units/{unit}/evaluations")
@@ -185,23 +186,25 @@ async def evaluate_unit_json(request: web.Request) -> web.Response:
     body = await json_object(request)
     grades = {k: body.get(k) for k in ASPECTS}
     comment = body.get("comment")
-    if comment is not None and (not isinstance(comment, str) or len(comment) > 2000):
-        raise ApiError(422, "too_long", "comment must be a string of at most 2000 characters")
+    if comment is not None and (not isinstance(comment, str) or len(comment) > MAX_COMMENT):
+        raise ApiError(422, "too_long", f"comment must be a string of at most {MAX_COMMENT} "
+                       "characters")
     secret = hub.settings.secret_key
     device = verified_device(secret, request.cookies.get(DEVICE_COOKIE))
     client = EvaluationClient(client_address(request), device)
     svc = _service(request)
 
-    def run() -> dict[str, Any]:
+    def run() -> shapes.EvaluationAnswer:
         with transaction(hub.sessions) as s:
             result = evaluate_unit(s, svc, hub.source_ids[SOURCE_NAME],
                                    request.match_info["unit"], grades,  # type: ignore[arg-type]
                                    comment, client, secret)
-            return {"evaluation_id": result.evaluation_id, "case_number": result.case_number,
-                    "query_code": result.query_code, "flagged": result.flag is not None}
+            return shapes.EvaluationAnswer(
+                evaluation_id=result.evaluation_id, case_number=result.case_number,
+                query_code=result.query_code, flagged=result.flag is not None)
 
     try:
-        response = web.json_response(await hub.run(run), status=201)
+        response = shapes.answer(await hub.run(run), status=201)
     except CaseError as exc:
         raise ApiError(exc.status, exc.code, str(exc)) from None
     if device is None:
@@ -215,25 +218,16 @@ def set_device_cookie(response: web.StreamResponse, hub: Hub) -> None:
                         max_age=DEVICE_MAX_AGE)
 
 
-_GRADE = {"type": "string", "enum": ["满意", "基本满意", "不满意"]}
 register_paths({"/api/v1/units/{unit}/evaluations": {"post": {
     "summary": "Evaluate a unit (扫码评议); 基本满意/不满意 opens a case answered via a query code",
     "parameters": [{"name": "unit", "in": "path", "required": True,
                     "schema": {"type": "string"}}],
-    "requestBody": {"required": True, "content": {"application/json": {"schema": {
-        "type": "object", "required": ["responsibility", "efficiency", "conduct"],
-        "properties": {"responsibility": _GRADE, "efficiency": _GRADE, "conduct": _GRADE,
-                       "comment": {"type": "string", "maxLength": 2000}}}}}},
+    "requestBody": json_body(EvaluationRequest),
     "description": "Counted per signed device cookie (set on the first answer), per "
                    "client address and per unit and day; a suspicious one (no device "
                    "cookie, a burst) is kept but flagged and counts in rankings only once "
                    "a supervisor accepts it.",
-    "responses": {"201": json_answer("the evaluation; a case and query code for a low grade", {
-                      "type": "object", "required": ["evaluation_id", "case_number",
-                                                     "query_code", "flagged"],
-                      "properties": {"evaluation_id": {"type": "integer"},
-                                     "case_number": {"type": ["string", "null"]},
-                                     "query_code": {"type": ["string", "null"]},
-                                     "flagged": {"type": "boolean"}}}),
+    "responses": {"201": json_answer("the evaluation; a case and query code for a low grade",
+                                     shapes.EvaluationAnswer),
                   "400": error("a grade is missing or unknown, or no such unit"),
                   "429": error("too many evaluations from this device or network today")}}}})

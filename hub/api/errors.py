@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 
+from hub.api.shapes import Error, ErrorDetail, answer
 from hub.security.jsonbody import BodyError, loads_object
 
 log = logging.getLogger(__name__)
@@ -18,8 +19,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 def error_response(status: int, code: str, message: str,
                    headers: dict[str, str] | None = None, **extra: Any) -> web.Response:
-    return web.json_response({"error": {"code": code, "message": message, **extra}},
-                             status=status, headers=headers)
+    """The Error envelope; ``extra`` must be one of ErrorDetail's optional fields."""
+    return answer(Error(error=ErrorDetail(code=code, message=message, **extra)), status,
+                  headers)
 
 
 class ApiError(Exception):

@@ -8,11 +8,10 @@ and masks them by role like its own.
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 from sqlalchemy import select
 
+from hub.api import shapes
 from hub.api.errors import ApiError
 from hub.api.openapi import error, json_answer, register_paths
 from hub.core import Hub
@@ -38,19 +37,20 @@ async def ledger(request: web.Request) -> web.Response:
                        f"after must be a whole number >= 0 and limit 1-{MAX_LIMIT}")
     after = min(after, ID_MAX)  # no id is larger: the page is simply empty
 
-    def load() -> dict[str, Any]:
+    def load() -> shapes.Ledger:
         with hub.sessions() as s:
             rows = s.execute(
                 select(Appeal, Source.name, Case.number).join(Source, Source.id == Appeal.source_id)
                 .outerjoin(Case, Case.appeal_id == Appeal.id).where(Appeal.id > after)
                 .order_by(Appeal.id).limit(limit + 1)).all()
-        items = [{"id": a.id, "source": src, "case": number, "title": a.title, "body": a.body,
-                  "received_at": a.received_at.isoformat(), "contact_name": a.contact_name,
-                  "contact_phone": a.contact_phone, "location": a.location, "votes": a.votes}
+        items = [shapes.LedgerItem(
+                     id=a.id, source=src, case=number, title=a.title, body=a.body,
+                     received_at=a.received_at, contact_name=a.contact_name,
+                     contact_phone=a.contact_phone, location=a.location, votes=a.votes)
                  for a, src, number in rows[:limit]]
-        return {"items": items, "more": len(rows) > limit}
+        return shapes.Ledger(items=items, more=len(rows) > limit)
 
-    return web.json_response(await hub.run(load))
+    return shapes.answer(await hub.run(load))
 
 
 register_paths({"/api/v1/ledger": {"get": {
@@ -60,11 +60,7 @@ register_paths({"/api/v1/ledger": {"get": {
         {"name": "limit", "in": "query",
          "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}},
         {"name": "X-Api-Key", "in": "header", "required": True, "schema": {"type": "string"}}],
-    "responses": {"200": json_answer("{items, more}", {
-                      "type": "object", "required": ["items", "more"],
-                      "properties": {"more": {"type": "boolean"}, "items": {
-                          "type": "array", "items": {"type": "object",
-                                                     "required": ["id", "source", "body"]}}}}),
+    "responses": {"200": json_answer("{items, more}", shapes.Ledger),
                   "400": error("after or limit is not a whole number in range"),
                   "401": error("wrong ledger key"),
                   "404": error("the ledger is off")}}}})

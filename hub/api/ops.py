@@ -17,6 +17,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from hub import metrics
+from hub.api import shapes
 from hub.api.errors import error_response
 from hub.core import Hub
 from hub.health import database_readings, readiness
@@ -31,15 +32,15 @@ PROXY_HEADERS = ("X-Forwarded-For", "X-Real-IP", "Forwarded", "X-Forwarded-Host"
 async def healthz(request: web.Request) -> web.Response:
     """Liveness: the event loop answers. The database is /readyz's business: a process
     must not be restarted because the database is away."""
-    return web.json_response({"status": "ok", "instance": request.app["settings"]
-                              .instance_name})
+    return shapes.answer(shapes.Liveness(status="ok",
+                                         instance=request.app["settings"].instance_name))
 
 
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
     status, body = await readiness(request.app)
     headers = {"Retry-After": "10"} if status == 503 else None
-    return web.json_response(body, status=status, headers=headers)
+    return shapes.answer(shapes.Readiness.model_validate(body), status, headers)
 
 
 def _local_and_direct(request: web.Request) -> bool:

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from hub.api.shapes import Error, ErrorDetail, answer
 from hub.security.text import unstorable
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -24,8 +25,7 @@ async def url_guard(request: web.Request, handler: Handler) -> web.StreamRespons
     if bad:
         message = f"the address {bad}"
         if request.path.startswith("/api/"):
-            return web.json_response({"error": {"code": "invalid_url", "message": message}},
-                                     status=400)
+            return answer(Error(error=ErrorDetail(code="invalid_url", message=message)), 400)
         return web.Response(status=400, text=f"网址含有无法处理的字符：{message}",
                             content_type="text/plain")
     return await handler(request)

@@ -36,12 +36,15 @@ def setup_web(app: web.Application) -> None:
     from hub.web import (
         admin_sources,
         admin_units,
+        cases,
         contact_views,
         evaluation_review,
+        inbox,
         public,
         staff,
         staff_api,
         surges,
+        users,
     )
     app.middlewares.append(session_middleware)  # before the context processors run
     env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES),
@@ -50,6 +53,9 @@ def setup_web(app: web.Application) -> None:
     env.filters["dt"] = _format_time
     env.globals["urlencode"] = urlencode
     app.add_routes(staff.routes)
+    app.add_routes(inbox.routes)
+    app.add_routes(cases.routes)
+    app.add_routes(users.routes)
     app.add_routes(admin_units.routes)
     app.add_routes(admin_sources.routes)
     app.add_routes(evaluation_review.routes)

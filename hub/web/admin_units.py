@@ -19,7 +19,7 @@ from hub.core import Hub
 from hub.db import transaction
 from hub.models import Case, Unit, User
 from hub.web import checked_form, require_staff
-from hub.web.queries import OPEN_WORK_CLAUSE
+from hub.web.inbox_queries import OPEN_WORK_CLAUSE
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()

@@ -13,6 +13,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from sqlalchemy import delete, select
@@ -88,6 +89,15 @@ def add_user(session: Session, username: str, password: str, role: str,
     session.add(user)
     session.flush()
     return user
+
+
+def list_users(session: Session) -> list[dict[str, Any]]:
+    """Every staff account with its unit's name, oldest first (the admin's user list)."""
+    return [{"username": u.username, "display_name": u.display_name, "role": u.role,
+             "unit": name, "active": u.active}
+            for u, name in session.execute(select(User, Unit.name)
+                                           .outerjoin(Unit, Unit.id == User.unit_id)
+                                           .order_by(User.id))]
 
 
 def password_hash_of(session: Session, username: str) -> tuple[int, str] | None:

@@ -5,12 +5,15 @@ centre's own tools. Authenticated by the session cookie (from POST
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from aiohttp import web
+from pydantic import BaseModel, ValidationError
 
+from hub.api import shapes
 from hub.api.errors import ApiError, json_object
-from hub.api.openapi import error, json_answer, register_paths
+from hub.api.openapi import error, json_answer, json_body, register_paths
 from hub.core import Hub
 from hub.db import transaction
 from hub.lifecycle.actions import STAFF_ACTIONS, request_schema
@@ -18,12 +21,20 @@ from hub.lifecycle.service import CaseError, CaseService
 from hub.security.text import parse_id, same_secret
 from hub.web.actions import perform
 from hub.web.auth import Staff
+from hub.web.case_queries import case_detail
 from hub.web.contact_views import record as record_views
 from hub.web.contact_views import shows_contact
+from hub.web.inbox_queries import Filters, count_cases, list_cases
 from hub.web.login import LoginRefused, attempt_login, set_session_cookie
-from hub.web.queries import Filters, case_detail, case_json, count_cases, list_cases
 
 routes = web.RouteTableDef()
+
+
+class LoginRequest(BaseModel):
+    """The body of POST /api/v1/staff/login (other keys are ignored)."""
+
+    username: str
+    password: str
 
 
 def _staff(request: web.Request, write: bool = False) -> Staff:
@@ -40,18 +51,19 @@ def _staff(request: web.Request, write: bool = False) -> Staff:
 @routes.post("/api/v1/staff/login")
 async def login(request: web.Request) -> web.Response:
     hub: Hub = request.app["hub"]
-    body = await json_object(request)
-    username, password = body.get("username"), body.get("password")
-    if not isinstance(username, str) or not isinstance(password, str):
-        raise ApiError(422, "missing_field", "username and password are required strings")
     try:
-        outcome = await attempt_login(request, username[:60], password[:200])
+        body = LoginRequest.model_validate(await json_object(request), strict=True)
+    except ValidationError:
+        raise ApiError(422, "missing_field",
+                       "username and password are required strings") from None
+    try:
+        outcome = await attempt_login(request, body.username[:60], body.password[:200])
     except LoginRefused as exc:
         raise ApiError(exc.status, "too_many_requests" if exc.status == 429 else "busy",
                        exc.message, headers={"Retry-After": str(exc.retry_after)}) from None
     if outcome is None:
         raise ApiError(401, "bad_credentials", "wrong username or password")
-    response = web.json_response({"csrf_token": outcome.staff.csrf_token})
+    response = shapes.answer(shapes.LoginAnswer(csrf_token=outcome.staff.csrf_token))
     set_session_cookie(response, hub, outcome.token)
     return response
 
@@ -63,13 +75,14 @@ async def list_json(request: web.Request) -> web.Response:
     filters = Filters.from_query(request.query)
     calendar = request.app["case_service"].calendar
 
-    def load() -> dict[str, Any]:
+    def load() -> shapes.CasePage:
         with hub.sessions() as s:
             rows, more = list_cases(s, staff, filters, calendar)
-            return {"total": count_cases(s, staff, filters), "page": filters.page,
-                    "more": more, "cases": [r.as_json() for r in rows]}
+            return shapes.CasePage(
+                total=count_cases(s, staff, filters), page=filters.page, more=more,
+                cases=[shapes.CaseRow.model_validate(asdict(r)) for r in rows])
 
-    return web.json_response(await hub.run(load))
+    return shapes.answer(await hub.run(load))
 
 
 def _case_id(request: web.Request) -> int:
@@ -86,15 +99,16 @@ async def get_json(request: web.Request) -> web.Response:
     calendar = request.app["case_service"].calendar
     case_id = _case_id(request)
 
-    def load() -> dict[str, Any]:
+    def load() -> shapes.CaseDetail:
         with hub.sessions() as s:
             detail = case_detail(s, staff, case_id, calendar)
+        answer = _case_answer(detail)
         if shows_contact(detail):  # recorded before it is shown (hub/web/contact_views.py)
             record_views(hub.sessions, staff, [case_id], "api")
-        return case_json(detail)
+        return answer
 
     try:
-        return web.json_response(await hub.run(load))
+        return shapes.answer(await hub.run(load))
     except CaseError as exc:
         raise ApiError(exc.status, exc.code, str(exc)) from None
 
@@ -108,35 +122,46 @@ async def act_json(request: web.Request) -> web.Response:
     body = await json_object(request)
     action = str(body.get("action", ""))
 
-    def run() -> dict[str, Any]:
+    def run() -> shapes.ActionAnswer:
         with transaction(hub.sessions) as s:
             case = perform(svc, s, staff, case_id, action, body)
-            return {"id": case.id, "number": case.number, "state": case.state,
-                    "version": case.version}
+            return shapes.ActionAnswer(id=case.id, number=case.number, state=case.state,
+                                       version=case.version)
 
     try:
-        return web.json_response(await hub.run(run))
+        return shapes.answer(await hub.run(run))
     except CaseError as exc:
         raise ApiError(exc.status, exc.code, str(exc)) from None
 
 
+def _case_answer(detail: dict[str, Any]) -> shapes.CaseDetail:
+    """The case page's data (hub/web/case_queries.py) as the API's answer."""
+    case = detail["case"]
+    return shapes.CaseDetail(
+        id=case.id, number=case.number, state=case.state,
+        state_label=detail["state_label"], version=case.version,
+        category=case.category, county=case.county_code,
+        unit=detail["unit"].code if detail["unit"] else None,
+        confidence=case.confidence, suggestions=case.suggestions or [],
+        urgent=case.urgent, urgent_terms=case.urgent_terms or [],
+        deadline_at=case.deadline_at, due_state=case.due_state,
+        days_left=detail["days_left"], title=detail["title"], body=detail["body"],
+        contact_name=detail["contact_name"], contact_phone=detail["contact_phone"],
+        channel=detail["channel"], received_at=detail["received_at"],
+        events=[shapes.CaseLogEntry.model_validate(e) for e in detail["events"]],
+        replies=[shapes.CaseReply.model_validate(r) for r in detail["replies"]],
+        ratings=[shapes.CaseRating.model_validate(r) for r in detail["ratings"]])
+
+
 _CASE_ID = {"name": "case_id", "in": "path", "required": True, "schema": {"type": "integer"}}
-_CASE_ROW = {"type": "object", "required": ["id", "number", "state", "state_label", "title"],
-             "properties": {"id": {"type": "integer"}, "number": {"type": "string"},
-                            "state": {"type": "string"}, "state_label": {"type": "string"},
-                            "title": {"type": "string"}}}
 register_paths({
     "/api/v1/staff/login": {"post": {
         "summary": "Log in; sets the session cookie and returns the CSRF token for writes",
         "description": "Attempts are limited per (username, client address) and per "
                        "address, reserved before the password is checked; never one lock "
                        "per username.",
-        "requestBody": {"required": True, "content": {"application/json": {"schema": {
-            "type": "object", "required": ["username", "password"],
-            "properties": {"username": {"type": "string"}, "password": {"type": "string"}}}}}},
-        "responses": {"200": json_answer("{csrf_token}", {
-                          "type": "object", "required": ["csrf_token"],
-                          "properties": {"csrf_token": {"type": "string"}}}),
+        "requestBody": json_body(LoginRequest),
+        "responses": {"200": json_answer("{csrf_token}", shapes.LoginAnswer),
                       "401": error("wrong username or password"),
                       "429": error("too many failed attempts (Retry-After)"),
                       "503": error("too many password checks waiting (Retry-After)")}}},
@@ -145,25 +170,12 @@ register_paths({
         "parameters": [{"name": n, "in": "query", "schema": {"type": "string"}} for n in
                        ("view", "state", "due", "channel", "county", "unit", "q", "sort",
                         "page")],
-        "responses": {"200": json_answer("{total, page, more, cases}", {
-                          "type": "object", "required": ["total", "page", "more", "cases"],
-                          "properties": {"total": {"type": "integer"},
-                                         "page": {"type": "integer"},
-                                         "more": {"type": "boolean"},
-                                         "cases": {"type": "array", "items": _CASE_ROW}}}),
+        "responses": {"200": json_answer("{total, page, more, cases}", shapes.CasePage),
                       "401": error("not logged in")}}},
     "/api/v1/staff/cases/{case_id}": {"get": {
         "summary": "One case with its event log, replies and ratings (masked by role)",
         "parameters": [_CASE_ID],
-        "responses": {"200": json_answer("the case", {
-                          **_CASE_ROW, "required": [*_CASE_ROW["required"], "version", "body",
-                                                    "events", "replies", "ratings"],
-                          "properties": {**_CASE_ROW["properties"],
-                                         "version": {"type": "integer"},
-                                         "body": {"type": "string"},
-                                         "events": {"type": "array"},
-                                         "replies": {"type": "array"},
-                                         "ratings": {"type": "array"}}}),
+        "responses": {"200": json_answer("the case", shapes.CaseDetail),
                       "401": error("not logged in"),
                       "404": error("no such case, or not yours")}}},
     "/api/v1/staff/cases/{case_id}/actions": {"post": {
@@ -175,12 +187,8 @@ register_paths({
                                   "schema": {"type": "string"}}],
         "requestBody": {"required": True, "content": {"application/json": {
             "schema": request_schema()}}},
-        "responses": {"200": json_answer("the case's new state and version", {
-                          "type": "object", "required": ["id", "number", "state", "version"],
-                          "properties": {"id": {"type": "integer"},
-                                         "number": {"type": "string"},
-                                         "state": {"type": "string"},
-                                         "version": {"type": "integer"}}}),
+        "responses": {"200": json_answer("the case's new state and version",
+                                         shapes.ActionAnswer),
                       "400": error("not allowed in this state"),
                       "401": error("not logged in"),
                       "403": error("wrong role, missing CSRF token, or a whistleblower's "
