@@ -178,6 +178,14 @@ class Case(SQLModel, table=True):
     reopen_count: int = 0
     return_count: int = 0
     extension_requested: bool = False
+    # a paused clock (挂起, hub/lifecycle/pauses.py): requested with a reason, granted by
+    # a supervisor; while paused there is no deadline and ``pause_left_days`` keeps the
+    # working time that was left; ``paused_days`` adds up every pause the case had
+    pause_requested: bool = False
+    pause_kind: str | None = Field(default=None, max_length=40)
+    paused_at: datetime | None = None
+    pause_left_days: float | None = None
+    paused_days: float = 0.0
     merged_into_id: int | None = Field(default=None, foreign_key="work_order.id")
     created_at: datetime = Field(default_factory=utcnow)
     # every change to a case moves it (CaseService, the deadline check): rankings find

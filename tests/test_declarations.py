@@ -32,12 +32,22 @@ def test_each_declared_action_has_a_handler_roles_and_a_schema() -> None:
 
 
 def test_the_buttons_follow_the_state_machine() -> None:
-    def case(state: str, requested: bool = False) -> SimpleNamespace:
-        return SimpleNamespace(state=state, extension_requested=requested)
+    def case(state: str, requested: bool = False, pause: str = "") -> SimpleNamespace:
+        return SimpleNamespace(state=state, extension_requested=requested,
+                               pause_requested=pause == "requested",
+                               paused_at="2026-12-01" if pause == "paused" else None)
 
     assert available("dispatcher", case("triage")) == ["assign", "merge", "correct"]
-    assert available("unit", case("assigned")) == ["sign", "return", "request_extension"]
-    assert available("unit", case("signed", requested=True)) == ["reply", "return"]
+    assert available("unit", case("assigned")) == [
+        "sign", "return", "request_extension", "request_pause"]
+    assert available("unit", case("signed", requested=True)) == [
+        "reply", "return", "request_pause"]
     assert available("supervisor", case("signed", requested=True)) == [
         "assign", "decide_extension", "urge"]
+    assert available("supervisor", case("signed", pause="requested")) == [
+        "assign", "decide_pause", "urge"]
+    # paused: no extension, no second pause; the unit or a supervisor resumes
+    assert available("unit", case("signed", pause="paused")) == ["reply", "return", "resume"]
+    assert available("supervisor", case("signed", pause="paused")) == [
+        "assign", "resume", "urge"]
     assert available("unit", case("closed")) == [] == available("operator", case("triage"))

@@ -82,7 +82,9 @@ def citizen_view(hub: Hub, number: str, code: str, client: str) -> dict[str, Any
                                 for r in replies],
                     "can_rate": may_rate(s, case, handling),
                     "linked_to": handling.number if handling.id != case.id else None,
-                    "surge": surge_notice(s, handling.id)}
+                    "surge": surge_notice(s, handling.id),
+                    "paused": {"since": handling.paused_at, "reason": handling.pause_kind}
+                    if handling.paused_at else None}
 
     return codes.checked(hub.sessions, hub.settings.secret_key, number, client, load)
 

@@ -112,6 +112,13 @@ class CitizenReply(Answer):
     body: str
 
 
+class CitizenPause(Answer):
+    """Why a case waits: a kind of reason in plain words, never the staff's note."""
+
+    since: IsoDateTime
+    reason: str
+
+
 class CitizenCase(Answer):
     """What a citizen sees with the case number and query code; personal data masked."""
 
@@ -125,6 +132,8 @@ class CitizenCase(Answer):
     can_rate: bool
     linked_to: str | None = Field(description="the case carrying this caller's matter")
     surge: str | None = Field(description="a note when the matter is a hot event")
+    paused: CitizenPause | None = Field(
+        description="the handling unit's clock is paused (挂起): since when and why")
 
 
 class RatingAnswer(Answer):

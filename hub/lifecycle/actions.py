@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from hub.lifecycle.pauses import PAUSE_KINDS, is_paused
 from hub.lifecycle.states import TRANSITIONS
 
 AWAITING_DISPATCH = ("received", "triage", "returned")  # not yet with a unit (待分拨)
@@ -30,6 +31,7 @@ class ActionField:
     limit: int = 4000
     required: bool = False
     choices: tuple[str, ...] = ()
+    label: str = ""  # on a form made from the declaration (hub/web/templates/case.html)
 
     def schema(self) -> dict[str, Any]:
         if self.kind == "bool":
@@ -68,8 +70,9 @@ def _attr(case: Any, name: str) -> Any:
     return case.get(name) if isinstance(case, dict) else getattr(case, name, None)
 
 
-NOTE = ActionField("note", limit=500)
-REASON = ActionField("reason", limit=1000)  # the service says, in Chinese, when it is missing
+NOTE = ActionField("note", limit=500, label="意见")
+# the service says, in Chinese, when a reason is missing
+REASON = ActionField("reason", limit=1000, label="理由")
 
 STAFF_ACTIONS: dict[str, StaffAction] = {a.name: a for a in (
     StaffAction("assign", "交办", ("dispatcher", "supervisor"), ("assign", "reassign"), (
@@ -86,10 +89,19 @@ STAFF_ACTIONS: dict[str, StaffAction] = {a.name: a for a in (
                 (ActionField("body"),)),
     StaffAction("return", "退回", ("unit",), ("return",), (REASON,)),
     StaffAction("request_extension", "申请延期", ("unit",), ("request_extension",), (REASON,),
-                when=lambda c: not _attr(c, "extension_requested")),
+                when=lambda c: not _attr(c, "extension_requested") and not is_paused(c)),
     StaffAction("decide_extension", "延期审批", ("supervisor",),
                 ("grant_extension", "refuse_extension"), (ActionField("grant", "bool"), NOTE),
                 when=lambda c: bool(_attr(c, "extension_requested"))),
+    StaffAction("request_pause", "申请挂起", ("unit",), ("request_pause",), (
+        ActionField("kind", "choice", 40, required=True, choices=PAUSE_KINDS,
+                    label="原因类别（群众可见）"), REASON),
+                when=lambda c: not _attr(c, "pause_requested") and not is_paused(c)),
+    StaffAction("decide_pause", "挂起审批", ("supervisor",), ("grant_pause", "refuse_pause"),
+                (ActionField("grant", "bool"), NOTE),
+                when=lambda c: bool(_attr(c, "pause_requested"))),
+    StaffAction("resume", "恢复计时", ("unit", "supervisor"), ("resume",), (NOTE,),
+                when=is_paused),
     StaffAction("urge", "督办", ("supervisor",), ("urge",), (NOTE,)),
 )}
 

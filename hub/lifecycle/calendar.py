@@ -71,6 +71,24 @@ class WorkCalendar:
             day += timedelta(days=1)
         return total
 
+    def add_working_time(self, start: datetime, days: float) -> datetime:
+        """The end (23:59:59 local) of the working day in which ``days`` of working
+        time counted from ``start`` run out: a paused case's clock resumes with the
+        working time it had left (``workdays_between`` measured it), and its deadline
+        is again the end of a working day, like every other deadline."""
+        moment = start.astimezone(self.tz)
+        day, left = moment.date(), max(0.0, days)
+        while True:
+            if self.is_workday(day):
+                begin = max(moment, datetime.combine(day, time(0), tzinfo=self.tz))
+                rest = (datetime.combine(day + timedelta(days=1), time(0), tzinfo=self.tz)
+                        - begin).total_seconds() / 86400
+                if left <= rest:
+                    end = datetime.combine(day, time(23, 59, 59), tzinfo=self.tz)
+                    return end.astimezone(UTC)
+                left -= rest
+            day += timedelta(days=1)
+
     def workdays_left(self, now: datetime, deadline: datetime) -> int:
         """Whole working days from today until the deadline's day (negative when late)."""
         today, due = self.local_date(now), self.local_date(deadline)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from classifiers.decision import RouteDecision
 from hub import topics
 from hub.config import CityConfig
+from hub.lifecycle import pauses
 from hub.lifecycle.calendar import WorkCalendar
 from hub.lifecycle.states import OPEN_WORK, IllegalTransition, target_of
 from hub.models import Appeal, Case, CaseEvent, Rating, Reply, RoutingLabel, Unit, utcnow
@@ -92,6 +93,7 @@ class CaseService:
             raise Conflict("the case changed since you opened it; reload and try again")
         to_state = target_of(action, case.state)
         values = {**changes, "state": to_state, "updated_at": now, "version": case.version + 1}
+        pauses.on_move(self, case, to_state, values, now)
         result = session.execute(
             update(Case).where(Case.id == case.id, Case.version == case.version).values(**values)
             .execution_options(synchronize_session=False))

@@ -15,8 +15,11 @@ OPEN_WORK = ("assigned", "signed", "reopened")
 OPEN_WORK_SQL = "state IN (" + ", ".join(f"'{s}'" for s in OPEN_WORK) + ")"
 #: open work that is due soon or overdue (临期/超期), as SQL for the same reason
 LATE_SQL = "due_state IN ('due_soon', 'overdue')"
-#: actions that set a case's reply deadline (an obligation to answer by then)
-DEADLINE_SETTING = ("assign", "reassign", "reopen", "grant_extension")
+#: actions that set a case's reply deadline (an obligation to answer by then); a
+#: granted pause (挂起) sets none, ending the obligation before it, and resuming sets
+#: the deadline again from the working time that was left (hub/lifecycle/pauses.py)
+DEADLINE_SETTING = ("assign", "reassign", "reopen", "grant_extension", "grant_pause",
+                    "resume")
 DEADLINE_SETTING_SQL = "action IN (" + ", ".join(f"'{a}'" for a in DEADLINE_SETTING) + ")"
 STATES = ("received", "triage", "assigned", "signed", "replied", "returned", "reopened",
           "merged", "closed")
@@ -33,6 +36,8 @@ ACTION_LABELS = {
     "close": "办结", "merge": "合并", "correct": "更正分类", "due_soon": "临期提醒",
     "overdue": "超期", "duplicate": "关联重复件", "erase": "删除个人信息",
     "surge": "热点突发", "surge_edit": "热点处置",
+    "request_pause": "申请挂起", "grant_pause": "同意挂起", "refuse_pause": "不同意挂起",
+    "resume": "恢复计时",
 }
 
 
@@ -62,6 +67,10 @@ TRANSITIONS: dict[str, Transition] = {t.action: t for t in (
     Transition("request_extension", OPEN_WORK, None),
     Transition("grant_extension", OPEN_WORK, None),
     Transition("refuse_extension", OPEN_WORK, None),
+    Transition("request_pause", OPEN_WORK, None),
+    Transition("grant_pause", OPEN_WORK, None),
+    Transition("refuse_pause", OPEN_WORK, None),
+    Transition("resume", OPEN_WORK, None),
     Transition("urge", ("triage", "returned", *OPEN_WORK), None),
     Transition("escalate", ("triage", "returned", *OPEN_WORK), None),
     Transition("reply", ("signed",), "replied"),

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub.lifecycle import pauses
 from hub.lifecycle.actions import STAFF_ACTIONS
 from hub.lifecycle.service import CaseError, CaseService
 from hub.lifecycle.states import IllegalTransition
@@ -140,6 +141,14 @@ HANDLERS: dict[str, Callable[[_Call], Case]] = {
         c.session, c.case.id, c.actor, bool(c.value("grant")), note=c.value("note") or None),
     "urge": lambda c: c.svc.urge(c.session, c.case.id, c.actor,
                                  c.value("note") or "请加快办理"),
+    "request_pause": lambda c: pauses.request(c.svc, c.session, c.case.id, c.actor,
+                                              c.value("kind"), c.value("reason"),
+                                              unit_id=c.unit_id),
+    "decide_pause": lambda c: pauses.decide(c.svc, c.session, c.case.id, c.actor,
+                                            bool(c.value("grant")),
+                                            note=c.value("note") or None),
+    "resume": lambda c: pauses.resume(c.svc, c.session, c.case.id, c.actor,
+                                      note=c.value("note") or None, unit_id=c.unit_id),
 }
 
 

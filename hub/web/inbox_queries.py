@@ -132,7 +132,7 @@ def _conditions(staff: Staff, f: Filters, query: Select[Any], joined: bool,
             and_(Case.due_state == "overdue", Case.state.in_(OPEN_WORK)),
             and_(Case.urgent, Case.state.notin_(("closed", "merged"))),
             Case.state == "reopened", and_(Case.escalated, Case.state != "closed"),
-            Case.extension_requested))
+            Case.extension_requested, Case.pause_requested))
     if f.state in STATES:
         query = query.where(Case.state == f.state)
     if f.due in ("ok", "due_soon", "overdue"):
