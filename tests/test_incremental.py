@@ -40,9 +40,14 @@ def _ids(sim: Channels, extra: list[Message] | None = None) -> list[str]:
     return sorted(str(m.id) for m in [*sim.messages, *sim.pinned, *(extra or [])])
 
 
-def _new(sim: Channels, n: int, start: int, *, days_ago: float = 0.0) -> list[Message]:
-    """Messages posted now (or approved now with a date ``days_ago`` old)."""
-    at = datetime.now(TZ) - timedelta(days=days_ago)
+# a date before every message of the imitations (hub/simulate.py starts them on
+# 2026-11-01): fixed, so a test does not change its meaning as the calendar moves on
+BEFORE_THE_DATA = datetime(2026, 9, 1, 8, tzinfo=TZ)
+
+
+def _new(sim: Channels, n: int, start: int, *, dated: datetime | None = None) -> list[Message]:
+    """Messages posted now (or approved now showing the older date ``dated``)."""
+    at = dated or datetime.now(TZ)
     fresh = [Message(id=start + i, title=f"A{i % 9 + 1}区某小区电梯故障第{i}次",
                      body=f"A{i % 9 + 1}区某小区3号楼电梯又坏了，老人上下楼困难，"
                           f"物业一直不修（{i}）",
@@ -136,14 +141,14 @@ async def test_posts_published_late_with_their_old_dates(aiohttp_server: Any,
             await pull(hub, BOARD, http)
             mark = connector.checkpoint_key(checkpoint(hub, BOARD) or "")
             _new(sim, 2, 9200)  # fresh posts first: the old code stopped below them anyway
-            late = _new(sim, 5, 9300, days_ago=40)  # then five approved late, on top
+            late = _new(sim, 5, 9300, dated=BEFORE_THE_DATA)  # then five approved late
             summary = await pull(hub, BOARD, http)
             assert (summary["new"], summary["status"]) == (7, "ok")
             assert connector.checkpoint_key(checkpoint(hub, BOARD) or "") >= mark
         assert stored_ids(hub, BOARD) == _ids(sim)
         with hub.sessions() as s:
             when = s.scalar(select(Appeal.received_at).where(Appeal.external_id == str(late[0].id)))
-        assert when is not None and when < datetime.now(TZ) - timedelta(days=39)
+        assert when is not None and when == BEFORE_THE_DATA
     finally:
         hub.close()
 
@@ -328,7 +333,7 @@ async def test_an_rss_item_with_an_old_date_is_read_and_an_overrun_feed_warns(
         async with aiohttp.ClientSession() as http:
             await pull(hub, "rss-test", http)
             mark = checkpoint(hub, "rss-test")
-            late = _new(sim, 1, 9800, days_ago=30)
+            late = _new(sim, 1, 9800, dated=BEFORE_THE_DATA)
             summary = await pull(hub, "rss-test", http)
             assert (summary["new"], summary["status"]) == (1, "ok")
             assert checkpoint(hub, "rss-test") == mark  # an old date does not move it back
