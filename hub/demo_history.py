@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from classifiers.decision import RouteDecision
 from hub.core import Hub
 from hub.lifecycle.calendar import WorkCalendar
+from hub.lifecycle.resolutions import Resolution
 from hub.lifecycle.service import CaseError, CaseService
 from hub.models import Appeal, MisconductFinding, utcnow
 
@@ -241,7 +242,7 @@ class History:
             if t >= self.now:
                 return
             svc.reply(s, case_id, "unit", "经核实，已安排人员现场处理，问题已解决，感谢您的监督。",
-                      now=t)
+                      now=t, resolution=Resolution("已解决"))
             self.bump("replies")
             if rng.random() > 0.7:
                 return  # not rated (yet)
@@ -252,7 +253,8 @@ class History:
             roll = rng.random()
             grade = ("满意" if roll < habit.grades[0] else "基本满意" if roll < habit.grades[1]
                      else "不满意")
-            svc.rate(s, case.number, case.query_code, grade, now=t)
+            svc.rate(s, case.number, case.query_code, grade, now=t,
+                     solved=grade != "不满意")  # 是否解决, asked beside the grade
             self.bump(f"rated_{grade}")
             if grade != "不满意" or round_:
                 return

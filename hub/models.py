@@ -6,7 +6,7 @@ Reply, Rating. Quarantined items keep their raw bytes so nothing is lost.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint, text
@@ -186,6 +186,8 @@ class Case(SQLModel, table=True):
     paused_at: datetime | None = None
     pause_left_days: float | None = None
     paused_days: float = 0.0
+    # a reply 列入计划: the end of the planned day, when the supervisors follow it up
+    follow_up_at: datetime | None = None
     merged_into_id: int | None = Field(default=None, foreign_key="work_order.id")
     created_at: datetime = Field(default_factory=utcnow)
     # every change to a case moves it (CaseService, the deadline check): rankings find
@@ -240,6 +242,10 @@ class Reply(SQLModel, table=True):
     author: str = Field(max_length=60)
     body: str = Field(sa_column=Column(Text, nullable=False))
     at: datetime = Field(default_factory=utcnow)
+    # how the case ended (hub/lifecycle/resolutions.py); None on replies before them
+    resolution: str | None = Field(default=None, max_length=12)
+    planned_on: date | None = None
+    resolution_note: str | None = Field(default=None, max_length=500)
 
 
 class Rating(SQLModel, table=True):
@@ -251,6 +257,7 @@ class Rating(SQLModel, table=True):
     unit_id: int | None = Field(default=None, foreign_key="unit.id")
     round: int = 0
     grade: str = Field(max_length=8)
+    solved: bool | None = None  # 是否解决, asked beside the grade; None: not asked
     comment: str | None = Field(default=None, sa_column=Column(Text))
     channel: str = Field(default="web", max_length=20)
     at: datetime = Field(default_factory=utcnow)

@@ -150,7 +150,8 @@ async def test_a_linked_caller_reads_the_reply_and_rates_it(client: Any) -> None
     assert "正在统一处理" in page and 'id="rate"' not in page
 
     csrf = await login(client, "zj")
-    for action, extra in (("sign", {}), ("reply", {"body": "破裂管段已更换，18时恢复供水。"})):
+    for action, extra in (("sign", {}), ("reply", {"body": "破裂管段已更换，18时恢复供水。",
+                                                       "resolution": "已解决"})):
         case_page = await (await client.get(f"/cases/{carrier.id}")).text()
         version = re.search(r'name="version" value="(\d+)"', case_page)
         assert version

@@ -67,7 +67,7 @@ async def test_citizen_to_unit_and_back(client: Any) -> None:
     csrf = await login(client, "zj")
     page = await _act(client, case_id, csrf, action="sign")
     assert "已签收" in page and "13700002222" in page  # the unit may call the citizen back
-    page = await _act(client, case_id, csrf, action="reply",
+    page = await _act(client, case_id, csrf, action="reply", resolution="已解决",
                       body="已联系物业于当日清理楼道杂物，并张贴消防安全提示。")
     assert "已答复" in page
     await logout(client, csrf)

@@ -43,6 +43,8 @@ class RatingRequest(BaseModel):
     code: str
     grade: GradeText
     comment: str | None = Field(None, max_length=MAX_COMMENT)
+    solved: bool | None = Field(None, description="是否解决: was the problem solved "
+                                "(kept apart from the grade; false reopens like 不满意)")
 
 
 # one grade per aspect of hub/lifecycle/evaluations.py, documented from the same table;
@@ -78,7 +80,8 @@ def citizen_view(hub: Hub, number: str, code: str, client: str) -> dict[str, Any
                     "state_label": state_label(handling.state),
                     "title": mask_text(appeal.title, known) if appeal else None,
                     "unit": unit.name if unit else None, "deadline_at": handling.deadline_at,
-                    "replies": [{"at": r.at, "body": mask_text(r.body, known)}
+                    "replies": [{"at": r.at, "body": mask_text(r.body, known),
+                                 "resolution": r.resolution, "planned_on": r.planned_on}
                                 for r in replies],
                     "can_rate": may_rate(s, case, handling),
                     "linked_to": handling.number if handling.id != case.id else None,
@@ -90,11 +93,12 @@ def citizen_view(hub: Hub, number: str, code: str, client: str) -> dict[str, Any
 
 
 def rate_as_citizen(hub: Hub, svc: CaseService, number: str, code: str, grade: str,
-                    comment: str | None, channel: str, client: str) -> Any:
+                    comment: str | None, channel: str, client: str,
+                    solved: bool | None = None) -> Any:
     """评价 behind the same code limits as the look-up."""
     def run() -> Any:
         with transaction(hub.sessions) as s:
-            return svc.rate(s, number, code, grade, comment, channel=channel)
+            return svc.rate(s, number, code, grade, comment, channel=channel, solved=solved)
 
     return codes.checked(hub.sessions, hub.settings.secret_key, number, client, run)
 
@@ -139,7 +143,7 @@ async def rate_case(request: web.Request) -> web.Response:
 
     def rate() -> shapes.RatingAnswer:
         case = rate_as_citizen(hub, svc, request.match_info["number"], rating.code,
-                               rating.grade, rating.comment, "api", client)
+                               rating.grade, rating.comment, "api", client, rating.solved)
         return shapes.RatingAnswer(number=case.number, state=case.state,
                                    state_label=state_label(case.state))
 

@@ -12,7 +12,7 @@ handler sets it); a field without a default is always sent, ``None`` as ``null``
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from aiohttp import web
@@ -110,6 +110,8 @@ class Appeal(Answer):
 class CitizenReply(Answer):
     at: IsoDateTime
     body: str
+    resolution: str | None = Field(description="办理结果: 已解决, 已解释说明, 列入计划, 无法解决")
+    planned_on: date | None = Field(description="列入计划: the planned completion date")
 
 
 class CitizenPause(Answer):
@@ -207,6 +209,9 @@ class CaseReply(Answer):
     author: str
     body: str | None
     unit: str | None
+    resolution: str | None
+    planned_on: date | None
+    resolution_note: str | None
 
 
 class CaseRating(Answer):

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub.lifecycle.pauses import PAUSE_KINDS, is_paused
+from hub.lifecycle.resolutions import RESOLUTIONS
 from hub.lifecycle.states import TRANSITIONS
 
 AWAITING_DISPATCH = ("received", "triage", "returned")  # not yet with a unit (待分拨)
@@ -85,8 +86,12 @@ STAFF_ACTIONS: dict[str, StaffAction] = {a.name: a for a in (
         ActionField("category", "category", 40, required=True),
         ActionField("unit", "unit", 40))),
     StaffAction("sign", "签收", ("unit",), ("sign",)),
-    StaffAction("reply", "答复", ("unit",), ("reply",),
-                (ActionField("body"),)),
+    StaffAction("reply", "答复", ("unit",), ("reply",), (
+        ActionField("body"),
+        ActionField("resolution", "choice", 12, required=True, choices=RESOLUTIONS,
+                    label="办理结果"),
+        ActionField("planned_on", limit=10, label="计划完成日期（列入计划时）"),
+        ActionField("resolution_note", limit=500, label="无法解决的原因"))),
     StaffAction("return", "退回", ("unit",), ("return",), (REASON,)),
     StaffAction("request_extension", "申请延期", ("unit",), ("request_extension",), (REASON,),
                 when=lambda c: not _attr(c, "extension_requested") and not is_paused(c)),

@@ -94,7 +94,8 @@ def may_rate(session: Session, case: Case, carrier: Case) -> bool:
 
 
 def rate_as_linked(session: Session, case: Case, grade: str, comment: str | None,
-                   channel: str, now: datetime | None = None) -> Case:
+                   channel: str, now: datetime | None = None,
+                   solved: bool | None = None) -> Case:
     """A linked caller's 评价 of the carrying case's reply. It is counted for the unit
     that replied and noted on the caller's own case; it neither closes nor reopens the
     carrying case, which its own citizen (and supervisors) decide."""
@@ -109,7 +110,7 @@ def rate_as_linked(session: Session, case: Case, grade: str, comment: str | None
         raise Conflict("this case has no reply waiting for a rating")
     session.add(Rating(case_id=case.id, unit_id=carrier.unit_id, round=carrier.reopen_count,
                        grade=grade, comment=(comment or "").strip()[:2000] or None,
-                       channel=channel, at=now))
+                       channel=channel, at=now, solved=solved))
     note = f"{grade}（对 {carrier.number} 的答复）" + (
         f": {comment.strip()[:200]}" if comment and comment.strip() else "")
     session.add(CaseEvent(case_id=case.id, at=now, actor="citizen", action="rate",

@@ -17,6 +17,7 @@ from hub import topics
 from hub.config import CityConfig
 from hub.lifecycle import pauses
 from hub.lifecycle.calendar import WorkCalendar
+from hub.lifecycle.resolutions import Resolution
 from hub.lifecycle.states import OPEN_WORK, IllegalTransition, target_of
 from hub.models import Appeal, Case, CaseEvent, Rating, Reply, RoutingLabel, Unit, utcnow
 
@@ -325,18 +326,26 @@ class CaseService:
 
     def reply(self, session: Session, case_id: int, actor: str, body: str,
               unit_id: int | None = None, expected_version: int | None = None,
-              now: datetime | None = None) -> Case:
-        """答复: the unit's answer, published to the citizen with the query code."""
+              now: datetime | None = None, resolution: Resolution | None = None) -> Case:
+        """答复: the unit's answer, published to the citizen with the query code, with
+        how the case ended (staff pages and the API require it; 列入计划 sets the
+        follow-up date)."""
         now = now or utcnow()
         if not body or len(body.strip()) < 5:
             raise CaseError("the reply is empty or too short")
         case = self.load(session, case_id)
         self._own(case, unit_id)
+        ending = f"【{resolution.code}】" if resolution else ""
         moved = self._move(session, case, "reply", actor, expected_version=expected_version,
-                           now=now, note=body.strip()[:200],
-                           first_reply_at=case.first_reply_at or now)
+                           now=now, note=(ending + body.strip())[:200],
+                           first_reply_at=case.first_reply_at or now,
+                           follow_up_at=resolution.follow_up_at(self.calendar.tz)
+                           if resolution else None)
         session.add(Reply(case_id=case.id, unit_id=case.unit_id, author=actor,
-                          body=body.strip(), at=now))
+                          body=body.strip(), at=now,
+                          resolution=resolution.code if resolution else None,
+                          planned_on=resolution.planned_on if resolution else None,
+                          resolution_note=resolution.note if resolution else None))
         return moved
 
     def close(self, session: Session, case_id: int, actor: str, note: str | None = None,
@@ -362,8 +371,9 @@ class CaseService:
 
     def rate(self, session: Session, number: str, code: str, grade: str,
              comment: str | None = None, channel: str = "web",
-             now: datetime | None = None) -> Case:
-        """评价: 满意/基本满意 closes; 不满意 reopens (重办), and twice goes to a supervisor."""
+             now: datetime | None = None, solved: bool | None = None) -> Case:
+        """评价: 满意/基本满意 closes; 不满意, or 未解决 (``solved`` False), reopens (重办),
+        and twice goes to a supervisor."""
         now = now or utcnow()
         if grade not in GRADES:
             raise CaseError(f"grade must be one of {', '.join(GRADES)}")
@@ -371,7 +381,7 @@ class CaseService:
         if case.state == "merged":  # a linked caller rates the reply of the carrying case
             from hub.lifecycle.linked import rate_as_linked
 
-            return rate_as_linked(session, case, grade, comment, channel, now)
+            return rate_as_linked(session, case, grade, comment, channel, now, solved)
         if case.state != "replied":
             raise Conflict("this case has no reply waiting for a rating")
         exists = session.scalar(select(Rating.id).where(Rating.case_id == case.id,
@@ -380,9 +390,10 @@ class CaseService:
             raise Conflict("this reply has already been rated")
         session.add(Rating(case_id=case.id, unit_id=case.unit_id, round=case.reopen_count,
                            grade=grade, comment=(comment or "").strip()[:2000] or None,
-                           channel=channel, at=now))
-        note = f"{grade}" + (f": {comment.strip()[:200]}" if comment and comment.strip() else "")
-        if grade != "不满意":
+                           channel=channel, at=now, solved=solved))
+        note = f"{grade}" + ({True: "，已解决", False: "，未解决"}.get(solved, "")) + (
+            f": {comment.strip()[:200]}" if comment and comment.strip() else "")
+        if grade != "不满意" and solved is not False:
             return self._move(session, case, "close", "citizen", note=note, now=now,
                               closed_at=now)
         escalate = case.reopen_count >= 1

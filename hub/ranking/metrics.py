@@ -23,7 +23,8 @@ reopening, a merge). Definitions, per unit and period:
 - 错退 / 正确退回: returns a dispatcher judged in the period, by assigning the
   case back to the same unit (wrongful) or to another one (rightful).
 - 答复用时: working days from the start of the obligation to each answer.
-- ratings and QR evaluations given in the period.
+- ratings and QR evaluations given in the period; 解决率 from the ratings that
+  answered 是否解决 (solved / asked), apart from 满意率.
 Merged duplicates (合并) count nowhere.
 
 A case's events are read in the order they were written (their ids), which is
@@ -79,8 +80,8 @@ class UnitFigures:
     due_replied: int = 0  # 已答复
     due_on_time: int = 0  # 按期答复
     due_closed: int = 0  # 已办结
-    resolved: int = 0  # 解决 (once replies carry a resolution)
-    resolution_asked: int = 0
+    resolved: int = 0  # 解决: ratings that said the problem was solved
+    resolution_asked: int = 0  # ratings that answered 是否解决
     reply_days: list[float] = field(default_factory=list)
     ratings: dict[str, int] = field(default_factory=lambda: {"满意": 0, "基本满意": 0, "不满意": 0})
     evaluations: dict[str, dict[str, int]] = field(default_factory=lambda: {
@@ -151,6 +152,15 @@ def collect(session: Session, period: Period, calendar: WorkCalendar) -> PeriodF
             .group_by(Rating.unit_id, Rating.grade)):
         if unit_id is not None and grade in figures[unit_id].ratings:
             figures[unit_id].ratings[grade] += n
+    # 解决率: of the ratings that answered 是否解决, those that said solved
+    for unit_id, asked, solved in session.execute(
+            select(Rating.unit_id, func.count(Rating.solved),
+                   func.sum(case((Rating.solved.is_(True), 1), else_=0)))
+            .where(_in(period, Rating.at), Rating.solved.is_not(None))
+            .group_by(Rating.unit_id)):
+        if unit_id is not None:
+            figures[unit_id].resolution_asked += asked
+            figures[unit_id].resolved += solved or 0
     for aspect in ASPECTS:
         column = getattr(UnitEvaluation, aspect)
         for unit_id, grade, n in session.execute(

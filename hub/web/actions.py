@@ -14,11 +14,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.lifecycle import pauses
+from hub.lifecycle import pauses, resolutions
 from hub.lifecycle.actions import STAFF_ACTIONS
 from hub.lifecycle.service import CaseError, CaseService
 from hub.lifecycle.states import IllegalTransition
-from hub.models import Case, CaseEvent
+from hub.models import Case, CaseEvent, utcnow
 from hub.web.access import require_action, require_view
 from hub.web.auth import Staff
 
@@ -56,7 +56,9 @@ class _Input:
         return value
 
 
-_MISSING = {"unit": "choose a unit (承办单位)", "category": "choose a category"}
+_MISSING = {"unit": "choose a unit (承办单位)", "category": "choose a category",
+            "resolution": "请选择办理结果（" + "、".join(resolutions.RESOLUTIONS) + "）",
+            "kind": "请选择挂起原因类别"}
 
 
 def perform(svc: CaseService, session: Session, staff: Staff, case_id: int, action: str,
@@ -132,7 +134,8 @@ HANDLERS: dict[str, Callable[[_Call], Case]] = {
     "sign": lambda c: c.svc.sign(c.session, c.case.id, c.actor, unit_id=c.unit_id,
                                  expected_version=c.version),
     "reply": lambda c: c.svc.reply(c.session, c.case.id, c.actor, c.value("body"),
-                                   unit_id=c.unit_id, expected_version=c.version),
+                                   unit_id=c.unit_id, expected_version=c.version,
+                                   resolution=_resolution(c)),
     "return": lambda c: c.svc.return_case(c.session, c.case.id, c.actor, c.value("reason"),
                                           unit_id=c.unit_id, expected_version=c.version),
     "request_extension": lambda c: c.svc.request_extension(
@@ -150,6 +153,11 @@ HANDLERS: dict[str, Callable[[_Call], Case]] = {
     "resume": lambda c: pauses.resume(c.svc, c.session, c.case.id, c.actor,
                                       note=c.value("note") or None, unit_id=c.unit_id),
 }
+
+
+def _resolution(c: _Call) -> resolutions.Resolution:
+    return resolutions.checked(c.value("resolution"), c.value("planned_on"),
+                               c.value("resolution_note"), utcnow(), c.svc.calendar.tz)
 
 
 def _record_correction(svc: CaseService, session: Session, case: Case, actor: str,

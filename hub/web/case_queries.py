@@ -43,7 +43,8 @@ def case_detail(session: Session, staff: Staff, case_id: int,
               for e in session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id)
                                        .order_by(CaseEvent.id))]
     replies = [{"at": r.at, "author": r.author, "body": masked(r.body),
-                "unit": units.get(r.unit_id)}
+                "unit": units.get(r.unit_id), "resolution": r.resolution,
+                "planned_on": r.planned_on, "resolution_note": masked(r.resolution_note)}
                for r in session.scalars(select(Reply).where(Reply.case_id == case.id)
                                         .order_by(Reply.id))]
     ratings = [{"at": r.at, "grade": r.grade, "round": r.round, "channel": r.channel,

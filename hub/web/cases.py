@@ -11,6 +11,7 @@ from aiohttp import web
 from hub.core import Hub
 from hub.db import transaction
 from hub.lifecycle.actions import AWAITING_DISPATCH, STAFF_ACTIONS, available
+from hub.lifecycle.resolutions import RESOLUTIONS
 from hub.lifecycle.service import CaseError, CaseService
 from hub.security.text import parse_id
 from hub.surge.store import surge_for_case
@@ -52,7 +53,7 @@ async def _render_case(request: web.Request, case_id: int, error: str | None = N
         await hub.run(record_views, hub.sessions, staff, [case_id], "page")
     return aiohttp_jinja2.render_template("case.html", request, {
         **choices(hub), "d": detail, "actions": available(staff.role, detail["case"]),
-        "declared": STAFF_ACTIONS,
+        "declared": STAFF_ACTIONS, "resolutions": RESOLUTIONS,
         "awaiting_dispatch": detail["case"].state in AWAITING_DISPATCH, "surge": surge,
         "error": error, "notice": notice}, status=status)
 

@@ -17,6 +17,7 @@ from hub.db import transaction
 from hub.intake_schema import ItemError
 from hub.lifecycle.codes import CodeLocked
 from hub.lifecycle.evaluations import ASPECTS, SOURCE_NAME, EvaluationClient, evaluate_unit
+from hub.lifecycle.resolutions import solved_answer
 from hub.lifecycle.service import GRADES, CaseError, CaseService
 from hub.security.clients import client_address
 from hub.security.devices import COOKIE as DEVICE_COOKIE
@@ -99,8 +100,9 @@ async def rate(request: web.Request) -> web.StreamResponse:
     number, code = str(form.get("number", ""))[:24], str(form.get("code", ""))[:12]
     grade, comment = str(form.get("grade", "")), str(form.get("comment", ""))[:2000]
     try:
+        solved = solved_answer(str(form.get("solved", ""))[:8])
         await hub.run(rate_as_citizen, hub, svc, number, code, grade, comment, "web",
-                      client_address(request))
+                      client_address(request), solved)
     except CodeLocked as exc:
         response = aiohttp_jinja2.render_template("public/lookup.html", request, {
             "number": number, "error": str(exc)}, status=429)
