@@ -103,6 +103,8 @@ class DeadlineSpec:
     due_soon_days: int = 1
     escalate_after_urges: int = 2
     sign_days: int = 1  # 签收: by the end of this many working days after assignment
+    callback_days: int = 2  # 回访 within this many working days after a reply
+    callback_attempts: int = 3  # unanswered calls before a case is 未回访
     extra_holidays: tuple[str, ...] = ()
     extra_workdays: tuple[str, ...] = ()
 
@@ -362,6 +364,11 @@ def _load_deadlines(f: _File) -> DeadlineSpec:
     sign_days = f.data.get("signing", {}).get("working_days", 1)
     if not isinstance(sign_days, int) or isinstance(sign_days, bool) or not 1 <= sign_days <= 10:
         raise f.fail("working_days", "signing.working_days must be a whole number from 1 to 10")
+    callback = f.data.get("callback", {})
+    for key, top in (("within_days", 10), ("attempts", 10)):
+        value = callback.get(key, 2 if key == "within_days" else 3)
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= top:
+            raise f.fail(key, f"callback.{key} must be a whole number from 1 to {top}")
     cal = f.data.get("calendar", {})
     for day in [*cal.get("extra_holidays", []), *cal.get("extra_workdays", [])]:
         if not re.match(r"^\d{4}-\d{2}-\d{2}$", str(day)):
@@ -377,6 +384,8 @@ def _load_deadlines(f: _File) -> DeadlineSpec:
                         due_soon_days=int(alerts.get("due_soon_days", 1)),
                         escalate_after_urges=int(alerts.get("escalate_after_urges", 2)),
                         sign_days=sign_days,
+                        callback_days=callback.get("within_days", 2),
+                        callback_attempts=callback.get("attempts", 3),
                         extra_holidays=tuple(str(d) for d in cal.get("extra_holidays", [])),
                         extra_workdays=tuple(str(d) for d in cal.get("extra_workdays", [])))
 

@@ -12,7 +12,12 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from hub.lifecycle.states import DEADLINE_SETTING_SQL, LATE_SQL, OPEN_WORK_SQL
+from hub.lifecycle.states import (
+    CALLBACK_PENDING_SQL,
+    DEADLINE_SETTING_SQL,
+    LATE_SQL,
+    OPEN_WORK_SQL,
+)
 
 
 def utcnow() -> datetime:
@@ -148,6 +153,10 @@ class Case(SQLModel, table=True):
         Index("ix_work_order_late_deadline", "deadline_at", "id",
               sqlite_where=text(f"{OPEN_WORK_SQL} AND {LATE_SQL}"),
               postgresql_where=text(f"{OPEN_WORK_SQL} AND {LATE_SQL}")),
+        # the operators' 待回访 queue, by when the call is due
+        Index("ix_work_order_callback_due", "callback_due_at",
+              sqlite_where=text(CALLBACK_PENDING_SQL),
+              postgresql_where=text(CALLBACK_PENDING_SQL)),
         # a unit's 待办理 view: its open work by deadline
         Index("ix_work_order_unit_open_deadline", "unit_id", "deadline_at",
               sqlite_where=text(OPEN_WORK_SQL), postgresql_where=text(OPEN_WORK_SQL)),
@@ -188,6 +197,11 @@ class Case(SQLModel, table=True):
     paused_days: float = 0.0
     # a reply 列入计划: the end of the planned day, when the supervisors follow it up
     follow_up_at: datetime | None = None
+    # 回访 (hub/lifecycle/callbacks.py): pending after a reply, done when rated,
+    # unreached after the configured unanswered calls
+    callback_state: str | None = Field(default=None, max_length=12)
+    callback_due_at: datetime | None = None
+    callback_attempts: int = 0
     merged_into_id: int | None = Field(default=None, foreign_key="work_order.id")
     created_at: datetime = Field(default_factory=utcnow)
     # every change to a case moves it (CaseService, the deadline check): rankings find

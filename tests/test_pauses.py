@@ -22,7 +22,7 @@ from hub.pipeline import ManualTriage, Pipeline
 from hub.queue import enqueue
 from hub.ranking.metrics import collect
 from hub.ranking.period import parse_period
-from tests.webutil import csrf_in, login, logout, make_staff
+from tests.webutil import csrf_in, login, logout, make_staff, read
 
 CST = ZoneInfo("Asia/Shanghai")
 UNIT = "A3-zhujian"
@@ -141,7 +141,7 @@ async def test_pause_through_the_pages_and_the_citizens_view(client: Any) -> Non
     number = re.search(r'id="number">(\d+)<', await resp.text()).group(1)  # type: ignore[union-attr]
     code = re.search(r'id="code">([A-Z0-9]{6})<', await resp.text())
     await hub.run(Pipeline(hub, ManualTriage()).drain)
-    case_id = await hub.run(lambda: hub.sessions().scalar(
+    case_id = await hub.run(read, hub, lambda s: s.scalar(
         select(Case.id).where(Case.number == number)))
 
     async def act(csrf: str, **fields: str) -> str:
@@ -183,5 +183,5 @@ async def test_pause_through_the_pages_and_the_citizens_view(client: Any) -> Non
     csrf = await login(client, "zj")
     page = await act(csrf, action="resume")
     assert 'id="paused"' not in page and "恢复计时" in page and "暂停计时" not in page
-    case = await hub.run(lambda: hub.sessions().get(Case, case_id))
+    case = await hub.run(read, hub, lambda s: s.get(Case, case_id))
     assert case.deadline_at is not None and case.paused_at is None

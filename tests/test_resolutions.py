@@ -22,7 +22,7 @@ from hub.pipeline import ManualTriage, Pipeline
 from hub.queue import enqueue
 from hub.ranking.metrics import collect
 from hub.ranking.period import parse_period
-from tests.webutil import csrf_in, login, logout, make_staff
+from tests.webutil import csrf_in, login, logout, make_staff, read
 
 CST = ZoneInfo("Asia/Shanghai")
 UNIT = "A3-zhujian"
@@ -97,7 +97,7 @@ async def test_reply_with_a_plan_through_the_pages(client: Any) -> None:
     number = re.search(r'id="number">(\d+)<', text).group(1)  # type: ignore[union-attr]
     code = re.search(r'id="code">([A-Z0-9]{6})<', text).group(1)  # type: ignore[union-attr]
     await hub.run(Pipeline(hub, ManualTriage()).drain)
-    case_id = await hub.run(lambda: hub.sessions().scalar(
+    case_id = await hub.run(read, hub, lambda s: s.scalar(
         select(Case.id).where(Case.number == number)))
 
     async def act(csrf: str, expect_saved: bool = True, **fields: str) -> str:
@@ -123,7 +123,8 @@ async def test_reply_with_a_plan_through_the_pages(client: Any) -> None:
     page = await act(csrf, action="reply", body=reply, resolution="列入计划", planned_on=planned)
     assert "列入计划" in page and 'id="follow-up"' in page
     await logout(client, csrf)
-    stored = await hub.run(lambda: hub.sessions().query(Reply).filter_by(case_id=case_id).one())
+    stored = await hub.run(read, hub, lambda s: s.query(Reply).filter_by(
+        case_id=case_id).one())
     assert (stored.resolution, stored.planned_on.isoformat()) == ("列入计划", planned)
 
     look = await (await client.get("/lookup")).text()

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
+
+from sqlalchemy.orm import Session
 
 from hub.core import Hub
 from hub.db import transaction
@@ -20,6 +23,13 @@ def make_staff(hub: Hub) -> None:
     with transaction(hub.sessions) as s:
         for name, (role, unit) in STAFF.items():
             add_user(s, name, PASSWORD, role, display_name=name, unit_code=unit)
+
+
+def read(hub: Hub, query: Callable[[Session], Any]) -> Any:
+    """One read in a session closed afterwards: a session left open holds its
+    transaction on PostgreSQL, and the next test's TRUNCATE waits for it for ever."""
+    with hub.sessions() as s:
+        return query(s)
 
 
 def csrf_in(html: str) -> str:

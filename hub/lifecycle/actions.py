@@ -16,9 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from hub.lifecycle.callbacks import REACHED_CHOICES
 from hub.lifecycle.pauses import PAUSE_KINDS, is_paused
 from hub.lifecycle.resolutions import RESOLUTIONS
-from hub.lifecycle.states import TRANSITIONS
+from hub.lifecycle.states import GRADES, TRANSITIONS
 
 AWAITING_DISPATCH = ("received", "triage", "returned")  # not yet with a unit (待分拨)
 
@@ -108,6 +109,13 @@ STAFF_ACTIONS: dict[str, StaffAction] = {a.name: a for a in (
     StaffAction("resume", "恢复计时", ("unit", "supervisor"), ("resume",), (NOTE,),
                 when=is_paused),
     StaffAction("urge", "督办", ("supervisor",), ("urge",), (NOTE,)),
+    StaffAction("callback", "回访", ("operator",), ("callback",), (
+        ActionField("reached", "choice", 4, required=True, choices=REACHED_CHOICES,
+                    label="回访结果"),
+        ActionField("solved", "choice", 2, choices=("是", "否"), label="问题是否解决（接通时）"),
+        ActionField("grade", "choice", 4, choices=GRADES, label="群众评价（接通时）"),
+        ActionField("note", limit=500, label="回访记录")),
+                when=lambda c: _attr(c, "callback_state") == "pending"),
 )}
 
 

@@ -15,13 +15,12 @@ from sqlalchemy.orm import Session
 from classifiers.decision import RouteDecision
 from hub import topics
 from hub.config import CityConfig
-from hub.lifecycle import pauses
+from hub.lifecycle import callbacks, pauses
 from hub.lifecycle.calendar import WorkCalendar
 from hub.lifecycle.resolutions import Resolution
-from hub.lifecycle.states import OPEN_WORK, IllegalTransition, target_of
+from hub.lifecycle.states import GRADES, OPEN_WORK, IllegalTransition, target_of
 from hub.models import Appeal, Case, CaseEvent, Rating, Reply, RoutingLabel, Unit, utcnow
 
-GRADES = ("满意", "基本满意", "不满意")
 CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 
 
@@ -340,7 +339,7 @@ class CaseService:
                            now=now, note=(ending + body.strip())[:200],
                            first_reply_at=case.first_reply_at or now,
                            follow_up_at=resolution.follow_up_at(self.calendar.tz)
-                           if resolution else None)
+                           if resolution else None, **callbacks.on_reply(self, case, now))
         session.add(Reply(case_id=case.id, unit_id=case.unit_id, author=actor,
                           body=body.strip(), at=now,
                           resolution=resolution.code if resolution else None,
@@ -382,6 +381,15 @@ class CaseService:
             from hub.lifecycle.linked import rate_as_linked
 
             return rate_as_linked(session, case, grade, comment, channel, now, solved)
+        return self.record_rating(session, case, grade, comment, channel, now, solved)
+
+    def record_rating(self, session: Session, case: Case, grade: str, comment: str | None,
+                      channel: str, now: datetime, solved: bool | None,
+                      actor: str = "citizen") -> Case:
+        """One rating of the current reply, however it came (web, API, an operator's
+        回访): 满意/基本满意 and not 未解决 closes, else 重办."""
+        if grade not in GRADES:
+            raise CaseError(f"grade must be one of {', '.join(GRADES)}")
         if case.state != "replied":
             raise Conflict("this case has no reply waiting for a rating")
         exists = session.scalar(select(Rating.id).where(Rating.case_id == case.id,
@@ -393,15 +401,16 @@ class CaseService:
                            channel=channel, at=now, solved=solved))
         note = f"{grade}" + ({True: "，已解决", False: "，未解决"}.get(solved, "")) + (
             f": {comment.strip()[:200]}" if comment and comment.strip() else "")
+        answered = callbacks.on_rating(case)
         if grade != "不满意" and solved is not False:
-            return self._move(session, case, "close", "citizen", note=note, now=now,
-                              closed_at=now)
+            return self._move(session, case, "close", actor, note=note, now=now,
+                              closed_at=now, **answered)
         escalate = case.reopen_count >= 1
-        return self._move(session, case, "reopen", "citizen", note=note, now=now,
+        return self._move(session, case, "reopen", actor, note=note, now=now,
                           sign_by=self.sign_deadline(now),
                           reopen_count=case.reopen_count + 1, closed_at=None,
                           deadline_at=self.deadline(now, "redo"), due_state="ok",
-                          escalated=case.escalated or escalate)
+                          escalated=case.escalated or escalate, **answered)
 
 
 def _given_code(appeal: Appeal) -> str:

@@ -15,12 +15,16 @@ OPEN_WORK = ("assigned", "signed", "reopened")
 OPEN_WORK_SQL = "state IN (" + ", ".join(f"'{s}'" for s in OPEN_WORK) + ")"
 #: open work that is due soon or overdue (临期/超期), as SQL for the same reason
 LATE_SQL = "due_state IN ('due_soon', 'overdue')"
+#: the operators' 待回访 queue (hub/lifecycle/callbacks.py), as SQL for its partial index
+CALLBACK_PENDING_SQL = "callback_state = 'pending'"
 #: actions that set a case's reply deadline (an obligation to answer by then); a
 #: granted pause (挂起) sets none, ending the obligation before it, and resuming sets
 #: the deadline again from the working time that was left (hub/lifecycle/pauses.py)
 DEADLINE_SETTING = ("assign", "reassign", "reopen", "grant_extension", "grant_pause",
                     "resume")
 DEADLINE_SETTING_SQL = "action IN (" + ", ".join(f"'{a}'" for a in DEADLINE_SETTING) + ")"
+#: a citizen's grades of a reply (评价)
+GRADES = ("满意", "基本满意", "不满意")
 STATES = ("received", "triage", "assigned", "signed", "replied", "returned", "reopened",
           "merged", "closed")
 STATE_LABELS = {
@@ -37,7 +41,7 @@ ACTION_LABELS = {
     "overdue": "超期", "duplicate": "关联重复件", "erase": "删除个人信息",
     "surge": "热点突发", "surge_edit": "热点处置",
     "request_pause": "申请挂起", "grant_pause": "同意挂起", "refuse_pause": "不同意挂起",
-    "resume": "恢复计时",
+    "resume": "恢复计时", "callback": "回访", "callback_unreached": "未回访",
 }
 
 
@@ -75,6 +79,8 @@ TRANSITIONS: dict[str, Transition] = {t.action: t for t in (
     Transition("escalate", ("triage", "returned", *OPEN_WORK), None),
     Transition("reply", ("signed",), "replied"),
     Transition("close", ("replied",), "closed"),
+    Transition("callback", ("replied",), None),
+    Transition("callback_unreached", ("replied",), None),
     Transition("reopen", ("replied", "closed"), "reopened"),
     Transition("merge", ("received", "triage", "returned", "assigned", "signed"), "merged"),
     Transition("correct", ("received", "triage", "returned", *OPEN_WORK), None),

@@ -24,7 +24,8 @@ reopening, a merge). Definitions, per unit and period:
   case back to the same unit (wrongful) or to another one (rightful).
 - 答复用时: working days from the start of the obligation to each answer.
 - ratings and QR evaluations given in the period; 解决率 from the ratings that
-  answered 是否解决 (solved / asked), apart from 满意率.
+  answered 是否解决 (solved / asked), apart from 满意率; 未回访 (no call-back reached
+  the citizen) counted apart, never as a rating.
 Merged duplicates (合并) count nowhere.
 
 A case's events are read in the order they were written (their ids), which is
@@ -82,6 +83,7 @@ class UnitFigures:
     due_closed: int = 0  # 已办结
     resolved: int = 0  # 解决: ratings that said the problem was solved
     resolution_asked: int = 0  # ratings that answered 是否解决
+    callback_unreached: int = 0  # 未回访: replies whose citizen no call reached
     reply_days: list[float] = field(default_factory=list)
     ratings: dict[str, int] = field(default_factory=lambda: {"满意": 0, "基本满意": 0, "不满意": 0})
     evaluations: dict[str, dict[str, int]] = field(default_factory=lambda: {
@@ -191,7 +193,8 @@ def _merged(period: Period) -> Any:
 def _event_counts(session: Session, period: Period, merged: Any,
                   figures: dict[int, UnitFigures]) -> None:
     names = {"assign": "assigned", "reassign": "assigned", "sign": "signed",
-             "reply": "replied", "close": "closed", "return": "returned", "reopen": "reopened"}
+             "reply": "replied", "close": "closed", "return": "returned", "reopen": "reopened",
+             "callback_unreached": "callback_unreached"}
     action = case((CaseEvent.action == "reassign", literal("assign")), else_=CaseEvent.action)
     rows = session.execute(
         select(CaseEvent.unit_id, action, func.count(func.distinct(CaseEvent.case_id)))

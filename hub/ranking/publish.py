@@ -38,7 +38,8 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("超期未答复", "late_open", "n"), ("评价数", "rated", "n"), ("满意", "满意", "g"),
     ("基本满意", "基本满意", "g"), ("不满意", "不满意", "g"), ("满意率", "satisfaction", "r"),
     ("解决", "resolved", "n"), ("询问解决", "resolution_asked", "n"),
-    ("解决率", "resolution", "r"), ("退回", "returned", "n"), ("错退", "wrongful_returns", "n"),
+    ("解决率", "resolution", "r"), ("未回访", "callback_unreached", "n"),
+    ("退回", "returned", "n"), ("错退", "wrongful_returns", "n"),
     ("正确退回", "rightful_returns", "n"), ("回退率", "returns", "r"),
     ("答复件数", "replied", "n"), ("重办", "reopened", "n"), ("重办率", "redo", "r"),
     ("答复用时中位数(工作日)", "reply_days_median", "n"),
@@ -60,7 +61,7 @@ def _cell(entry: dict[str, Any], tiers: dict[str, str], key: str, kind: str,
     if kind == "g":
         return f["ratings"][key]
     if kind == "n":
-        return f[key]
+        return f.get(key)  # (a payload stored by an older version may lack a column)
     if key == "tier":
         return tiers[entry["tier"]]
     if key == "status":

@@ -45,10 +45,18 @@ def require_action(staff: Staff, action: str) -> None:
         raise Forbidden(f"your role may not {action}")
 
 
-def may_see_contact(staff: Staff, case: Case) -> bool:
+def _attr(case: Any, name: str) -> Any:
+    return case.get(name) if isinstance(case, dict) else getattr(case, name, None)
+
+
+def may_see_contact(staff: Staff, case: Case, calling: bool = False) -> bool:
     """Contact details and unmasked text: dispatchers and supervisors; a unit only when
     the citizen's identity is not hidden from it, or when it is the discipline body
     a whistleblower's report is for (hub/whistleblower.py)."""
     if staff.role in ("dispatcher", "supervisor"):
         return True
+    if staff.role == "operator":  # on the case page, to make a pending 回访 call (never
+        # a whistleblower's; never in lists or exports)
+        return calling and _attr(case, "callback_state") == "pending" \
+            and not _attr(case, "hide_identity")
     return staff.role == "unit" and (not case.hide_identity or staff.unit_discipline)

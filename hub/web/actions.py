@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.lifecycle import pauses, resolutions
+from hub.lifecycle import callbacks, pauses, resolutions
 from hub.lifecycle.actions import STAFF_ACTIONS
 from hub.lifecycle.service import CaseError, CaseService
 from hub.lifecycle.states import IllegalTransition
@@ -58,7 +58,7 @@ class _Input:
 
 _MISSING = {"unit": "choose a unit (承办单位)", "category": "choose a category",
             "resolution": "请选择办理结果（" + "、".join(resolutions.RESOLUTIONS) + "）",
-            "kind": "请选择挂起原因类别"}
+            "kind": "请选择挂起原因类别", "reached": "请选择回访结果：接通或未接通"}
 
 
 def perform(svc: CaseService, session: Session, staff: Staff, case_id: int, action: str,
@@ -150,6 +150,10 @@ HANDLERS: dict[str, Callable[[_Call], Case]] = {
     "decide_pause": lambda c: pauses.decide(c.svc, c.session, c.case.id, c.actor,
                                             bool(c.value("grant")),
                                             note=c.value("note") or None),
+    "callback": lambda c: callbacks.record(
+        c.svc, c.session, c.case.id, c.actor, c.value("reached"),
+        grade=c.value("grade") or None, solved=resolutions.solved_answer(c.value("solved")),
+        note=c.value("note") or None, expected_version=c.version),
     "resume": lambda c: pauses.resume(c.svc, c.session, c.case.id, c.actor,
                                       note=c.value("note") or None, unit_id=c.unit_id),
 }

@@ -29,7 +29,7 @@ def case_detail(session: Session, staff: Staff, case_id: int,
     source = session.get(Source, appeal.source_id)
     unit = session.get(Unit, case.unit_id) if case.unit_id else None
     units = {u.id: u.name for u in session.scalars(select(Unit))}
-    full = may_see_contact(staff, case)
+    full = may_see_contact(staff, case, calling=True)
     known = (appeal.contact_name, appeal.contact_phone)
 
     def masked(value: str | None) -> str | None:

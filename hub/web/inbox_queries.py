@@ -19,6 +19,7 @@ from hub import search
 from hub.lifecycle.actions import AWAITING_DISPATCH
 from hub.lifecycle.calendar import WorkCalendar
 from hub.lifecycle.states import (
+    CALLBACK_PENDING_SQL,
     LATE_SQL,
     OPEN_WORK,
     OPEN_WORK_SQL,
@@ -37,6 +38,7 @@ VIEWS = {
     "mine": "待办理",
     "late": "临期/超期",
     "supervise": "督办关注",
+    "callback": "待回访",
 }
 SORTS = {"newest": "最新", "deadline": "按期限", "oldest": "最早"}
 FOLLOW_UP_SHOWN = timedelta(days=30)
@@ -137,6 +139,8 @@ def _conditions(staff: Staff, f: Filters, query: Select[Any], joined: bool,
             # 列入计划 whose planned day passed in the last 30 days (no follow-up
             # outcome is recorded yet: the case leaves the view after a month)
             Case.follow_up_at.between(utcnow() - FOLLOW_UP_SHOWN, utcnow())))
+    elif f.view == "callback":  # the operators' call-back queue (partial index)
+        query = query.where(text(f"work_order.{CALLBACK_PENDING_SQL}"))
     if f.state in STATES:
         query = query.where(Case.state == f.state)
     if f.due in ("ok", "due_soon", "overdue"):
