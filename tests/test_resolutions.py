@@ -44,8 +44,13 @@ def test_a_resolution_says_what_it_needs_in_chinese() -> None:
         checked("列入计划", "2026-11-02", None, now, CST)  # today is not a plan
     with pytest.raises(CaseError, match="原因"):
         checked("无法解决", None, "  ", now, CST)
+    with pytest.raises(CaseError, match="计划完成日期"):
+        checked("列入计划", "2027-02-30", None, now, CST)  # no such day
+    with pytest.raises(CaseError, match="计划完成日期"):
+        checked("列入计划", "2027-03-31-05", None, now, CST)
+    for written in ("2027-03-31", "2027/3/31", "2027年3月31日", "２０２７-０３-３１"):
+        assert checked("列入计划", written, None, now, CST).planned_on == date(2027, 3, 31)
     plan = checked("列入计划", "2027-03-31", None, now, CST)
-    assert plan.planned_on == date(2027, 3, 31)
     assert plan.follow_up_at(CST) == datetime(2027, 3, 31, 23, 59, 59, tzinfo=CST)
     assert checked("已解决", "2027-03-31", None, now, CST).planned_on is None
 

@@ -133,6 +133,9 @@ async def rate_case(request: web.Request) -> web.Response:
         if any(e["loc"][0] in ("code", "grade") for e in exc.errors()):
             raise ApiError(422, "missing_field",
                            "code and grade are required strings") from None
+        if any(e["loc"][0] == "solved" for e in exc.errors()):
+            raise ApiError(422, "wrong_type", "solved must be true, false or null",
+                           field="solved") from None
         raise ApiError(422, "too_long", f"comment must be a string of at most {MAX_COMMENT} "
                        "characters") from None
     if rating.grade not in GRADES:

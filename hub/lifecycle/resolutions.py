@@ -10,6 +10,8 @@ rankings keep 解决率 (solved / asked) apart from 满意率.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -47,14 +49,29 @@ def checked(code: str | None, planned_on: str | None, note: str | None, now: dat
         raise CaseError("无法解决的，请说明原因")
     if code != PLANNED:
         return Resolution(code, None, note)
-    try:
-        day = date.fromisoformat((planned_on or "").strip())
-    except ValueError:
-        raise CaseError("列入计划的，请填写计划完成日期（如 2027-03-31）") from None
+    day = _day(planned_on or "")
+    if day is None:
+        raise CaseError("列入计划的，请填写计划完成日期（如 2027-03-31）")
     today = now.astimezone(tz).date()
     if not today < day <= today + timedelta(days=MAX_PLAN_DAYS):
         raise CaseError("计划完成日期应在今天之后、三年之内")
     return Resolution(code, day, note)
+
+
+_DAY = re.compile(r"^\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?\s*$",
+                  re.ASCII)
+
+
+def _day(text: str) -> date | None:
+    """2027-03-31, 2027/3/31 or 2027年3月31日, full-width digits too; None if not a
+    real day."""
+    match = _DAY.match(unicodedata.normalize("NFKC", text))
+    if match is None:
+        return None
+    try:
+        return date(*(int(g) for g in match.groups()))
+    except ValueError:
+        return None
 
 
 def solved_answer(raw: object) -> bool | None:
