@@ -185,3 +185,8 @@ async def test_pause_through_the_pages_and_the_citizens_view(client: Any) -> Non
     assert 'id="paused"' not in page and "恢复计时" in page and "暂停计时" not in page
     case = await hub.run(read, hub, lambda s: s.get(Case, case_id))
     assert case.deadline_at is not None and case.paused_at is None
+    view = await (await client.get(f"/api/v1/cases/{number}",
+                                   params={"code": code.group(1)})).json()
+    texts = [step["text"] for step in view["timeline"]]
+    assert f"暂停计时：{KIND}" in texts and any(t.startswith("恢复计时，办理期限") for t in texts)
+    assert "检测站" not in str(view) and "13800001111" not in str(view)  # the staff note

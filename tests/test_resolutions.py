@@ -144,3 +144,16 @@ async def test_reply_with_a_plan_through_the_pages(client: Any) -> None:
                              json={"code": code, "grade": "基本满意", "solved": False})
     assert resp.status == 200, await resp.text()
     assert (await resp.json())["state"] == "reopened"
+
+    # the whole loop in plain Chinese, without staff notes or the phone
+    view = await (await client.get(f"/api/v1/cases/{number}", params={"code": code})).json()
+    texts = [step["text"] for step in view["timeline"]]
+    assert texts[0] == "您的诉求已受理" and len(texts) == 5, texts
+    assert texts[1].startswith("已交由") and "办理期限" in texts[1]
+    assert texts[2].endswith("已签收，正在办理")
+    assert texts[3].endswith("已答复（列入计划）")
+    assert texts[4] == "评价：基本满意，重新办理（重办）"
+    assert "13700004444" not in str(view) and "孙八" not in str(view)
+    page = await (await client.post("/lookup", data={"csrf": csrf_in(look), "number": number,
+                                                      "code": code})).text()
+    assert 'id="public-timeline"' in page and "已答复（列入计划）" in page

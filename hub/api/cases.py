@@ -9,6 +9,7 @@ case's progress and reply under their own number and code, and may rate it.
 from __future__ import annotations
 
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError, create_model
@@ -23,6 +24,7 @@ from hub.lifecycle import codes
 from hub.lifecycle.evaluations import ASPECTS, SOURCE_NAME, EvaluationClient, evaluate_unit
 from hub.lifecycle.service import GRADES, CaseError, CaseService
 from hub.lifecycle.states import state_label
+from hub.lifecycle.timeline import citizen_timeline
 from hub.models import Appeal, Reply, Unit
 from hub.privacy import mask_text
 from hub.security.clients import client_address
@@ -67,6 +69,8 @@ def citizen_view(hub: Hub, number: str, code: str, client: str) -> dict[str, Any
     from hub.lifecycle.linked import carrier_of, may_rate
     from hub.surge.store import surge_notice
 
+    tz = ZoneInfo(hub.config.deadlines.timezone)
+
     def load() -> dict[str, Any]:
         with hub.sessions() as s:
             case = CaseService.find_for_citizen(s, number, code)
@@ -87,7 +91,8 @@ def citizen_view(hub: Hub, number: str, code: str, client: str) -> dict[str, Any
                     "linked_to": handling.number if handling.id != case.id else None,
                     "surge": surge_notice(s, handling.id),
                     "paused": {"since": handling.paused_at, "reason": handling.pause_kind}
-                    if handling.paused_at else None}
+                    if handling.paused_at else None,
+                    "timeline": citizen_timeline(s, handling, tz)}
 
     return codes.checked(hub.sessions, hub.settings.secret_key, number, client, load)
 

@@ -121,6 +121,11 @@ class CitizenPause(Answer):
     reason: str
 
 
+class CitizenStep(Answer):
+    at: IsoDateTime
+    text: str
+
+
 class CitizenCase(Answer):
     """What a citizen sees with the case number and query code; personal data masked."""
 
@@ -136,6 +141,8 @@ class CitizenCase(Answer):
     surge: str | None = Field(description="a note when the matter is a hot event")
     paused: CitizenPause | None = Field(
         description="the handling unit's clock is paused (挂起): since when and why")
+    timeline: list[CitizenStep] = Field(
+        description="the loop so far in plain Chinese, oldest first (no staff notes)")
 
 
 class RatingAnswer(Answer):
