@@ -4,7 +4,6 @@ kept across reassignment, ended by a reply, seen by rankings and by the citizen.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,11 +17,10 @@ from hub.intake_schema import validate_item
 from hub.lifecycle import pauses
 from hub.lifecycle.service import CaseError, CaseService, Conflict
 from hub.models import Appeal, Case, CaseEvent
-from hub.pipeline import ManualTriage, Pipeline
 from hub.queue import enqueue
 from hub.ranking.metrics import collect
 from hub.ranking.period import parse_period
-from tests.webutil import csrf_in, login, logout, make_staff, read
+from tests.webutil import act_on_case, csrf_in, login, logout, make_staff, read, submit_as_citizen
 
 CST = ZoneInfo("Asia/Shanghai")
 UNIT = "A3-zhujian"
@@ -134,24 +132,11 @@ async def test_pause_through_the_pages_and_the_citizens_view(client: Any) -> Non
     names a phone number); the unit resumes and the deadline is back."""
     hub = client.app["hub"]
     await hub.run(make_staff, hub)
-    form = await (await client.get("/submit")).text()
-    resp = await client.post("/submit", data={
-        "csrf": csrf_in(form), "title": "路面塌陷", "body": "幸福路中段路面塌陷，车辆经过危险",
-        "contact_name": "钱七", "contact_phone": "13700003333"})
-    number = re.search(r'id="number">(\d+)<', await resp.text()).group(1)  # type: ignore[union-attr]
-    code = re.search(r'id="code">([A-Z0-9]{6})<', await resp.text())
-    await hub.run(Pipeline(hub, ManualTriage()).drain)
-    case_id = await hub.run(read, hub, lambda s: s.scalar(
-        select(Case.id).where(Case.number == number)))
+    number, code, case_id = await submit_as_citizen(
+        client, "路面塌陷", "幸福路中段路面塌陷，车辆经过危险", "钱七", "13700003333")
 
     async def act(csrf: str, **fields: str) -> str:
-        page = await (await client.get(f"/cases/{case_id}")).text()
-        version = re.search(r'name="version" value="(\d+)"', page).group(1)  # type: ignore[union-attr]
-        resp = await client.post(f"/cases/{case_id}/act",
-                                 data={"csrf": csrf, "version": version, **fields})
-        text = await resp.text()
-        assert resp.status == 200 and "已保存" in text, text
-        return text
+        return await act_on_case(client, case_id, csrf, **fields)
 
     csrf = await login(client, "disp")
     await act(csrf, action="assign", unit="zhujian", difficulty="normal")
@@ -171,12 +156,11 @@ async def test_pause_through_the_pages_and_the_citizens_view(client: Any) -> Non
     await logout(client, csrf)
 
     look = await (await client.get("/lookup")).text()
-    assert code
     resp = await client.post("/lookup", data={"csrf": csrf_in(look), "number": number,
-                                              "code": code.group(1)})
+                                              "code": code})
     public = await resp.text()
     assert KIND in public and "暂停计时" in public and "13800001111" not in public
-    api = await client.get(f"/api/v1/cases/{number}", params={"code": code.group(1)})
+    api = await client.get(f"/api/v1/cases/{number}", params={"code": code})
     assert api.status == 200, await api.text()
     assert (await api.json())["paused"]["reason"] == KIND
 
@@ -186,7 +170,7 @@ async def test_pause_through_the_pages_and_the_citizens_view(client: Any) -> Non
     case = await hub.run(read, hub, lambda s: s.get(Case, case_id))
     assert case.deadline_at is not None and case.paused_at is None
     view = await (await client.get(f"/api/v1/cases/{number}",
-                                   params={"code": code.group(1)})).json()
+                                   params={"code": code})).json()
     texts = [step["text"] for step in view["timeline"]]
     assert f"暂停计时：{KIND}" in texts and any(t.startswith("恢复计时，办理期限") for t in texts)
     assert "检测站" not in str(view) and "13800001111" not in str(view)  # the staff note

@@ -4,13 +4,11 @@ a reason for 无法解决; 未解决 reopens; rankings keep 解决率 apart from
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
 
 from classifiers.decision import RouteDecision
 from hub.db import transaction
@@ -18,11 +16,10 @@ from hub.intake_schema import validate_item
 from hub.lifecycle.resolutions import checked
 from hub.lifecycle.service import CaseError, CaseService
 from hub.models import Appeal, Case, Rating, Reply
-from hub.pipeline import ManualTriage, Pipeline
 from hub.queue import enqueue
 from hub.ranking.metrics import collect
 from hub.ranking.period import parse_period
-from tests.webutil import csrf_in, login, logout, make_staff, read
+from tests.webutil import act_on_case, csrf_in, login, logout, make_staff, read, submit_as_citizen
 
 CST = ZoneInfo("Asia/Shanghai")
 UNIT = "A3-zhujian"
@@ -94,25 +91,11 @@ async def test_reply_with_a_plan_through_the_pages(client: Any) -> None:
     是否解决 beside the grade; 未解决 reopens the case."""
     hub = client.app["hub"]
     await hub.run(make_staff, hub)
-    form = await (await client.get("/submit")).text()
-    resp = await client.post("/submit", data={
-        "csrf": csrf_in(form), "title": "小区道路破损", "body": "幸福小区内道路破损严重，雨天积水",
-        "contact_name": "孙八", "contact_phone": "13700004444"})
-    text = await resp.text()
-    number = re.search(r'id="number">(\d+)<', text).group(1)  # type: ignore[union-attr]
-    code = re.search(r'id="code">([A-Z0-9]{6})<', text).group(1)  # type: ignore[union-attr]
-    await hub.run(Pipeline(hub, ManualTriage()).drain)
-    case_id = await hub.run(read, hub, lambda s: s.scalar(
-        select(Case.id).where(Case.number == number)))
+    number, code, case_id = await submit_as_citizen(
+        client, "小区道路破损", "幸福小区内道路破损严重，雨天积水", "孙八", "13700004444")
 
-    async def act(csrf: str, expect_saved: bool = True, **fields: str) -> str:
-        page = await (await client.get(f"/cases/{case_id}")).text()
-        version = re.search(r'name="version" value="(\d+)"', page).group(1)  # type: ignore[union-attr]
-        resp = await client.post(f"/cases/{case_id}/act",
-                                 data={"csrf": csrf, "version": version, **fields})
-        body = await resp.text()
-        assert ("已保存" in body) == expect_saved, body
-        return body
+    async def act(csrf: str, saved: bool = True, **fields: str) -> str:
+        return await act_on_case(client, case_id, csrf, saved, **fields)
 
     csrf = await login(client, "disp")
     await act(csrf, action="assign", unit="zhujian", difficulty="normal")

@@ -52,3 +52,41 @@ async def login(client: Any, username: str, password: str = PASSWORD) -> str:
 async def logout(client: Any, csrf: str) -> None:
     await client.post("/logout", data={"csrf": csrf}, allow_redirects=False)
     client.session.cookie_jar.clear()
+
+
+async def submit_as_citizen(client: Any, title: str, body: str, name: str,
+                            phone: str) -> tuple[str, str, int]:
+    """A citizen's appeal through the public form, processed (manual triage): its
+    number, query code and case id."""
+    from sqlalchemy import select
+
+    from hub.models import Case
+    from hub.pipeline import ManualTriage, Pipeline
+
+    hub = client.app["hub"]
+    form = await (await client.get("/submit")).text()
+    resp = await client.post("/submit", data={"csrf": csrf_in(form), "title": title,
+                                              "body": body, "contact_name": name,
+                                              "contact_phone": phone})
+    text = await resp.text()
+    number = re.search(r'id="number">(\d+)<', text)
+    code = re.search(r'id="code">([A-Z0-9]{6})<', text)
+    assert number and code, text
+    await hub.run(Pipeline(hub, ManualTriage()).drain)
+    case_id = await hub.run(read, hub, lambda s: s.scalar(
+        select(Case.id).where(Case.number == number.group(1))))
+    return number.group(1), code.group(1), case_id
+
+
+async def act_on_case(client: Any, case_id: int, csrf: str, saved: bool = True,
+                      **fields: str) -> str:
+    """Post an action from the case page with the version it shows; asserts whether
+    it was saved (``saved``) and returns the page."""
+    page = await (await client.get(f"/cases/{case_id}")).text()
+    version = re.search(r'name="version" value="(\d+)"', page)
+    assert version, page
+    resp = await client.post(f"/cases/{case_id}/act",
+                             data={"csrf": csrf, "version": version.group(1), **fields})
+    text = await resp.text()
+    assert ("已保存" in text) == saved, text
+    return text
