@@ -306,16 +306,21 @@ def run(args: argparse.Namespace) -> int:
     # the servers' logs go to files: a pipe nobody reads fills up (64 KiB of access
     # log, seconds at this rate) and then blocks the server's event loop on a write
     logs = [(folder / f"{role}.log").open("wb") for role in ("web", "worker")]
-    layouts = {"deployed": [(port, "0"), (free_port(), "1")], "single": [(port, "1")]}
+    # (port, scheduler, pipeline): "split" keeps the routing's CPU out of the web process
+    layouts = {"deployed": [(port, "0", "1"), (free_port(), "1", "1")],
+               "split": [(port, "0", "0"), (free_port(), "1", "1")],
+               "single": [(port, "1", "1")]}
     servers = [subprocess.Popen([sys.executable, "-m", "hub.cli", "serve", "--port", str(p)],
-                                env={**env, "HUB_PORT": str(p), "HUB_SCHEDULER": scheduler},
+                                env={**env, "HUB_PORT": str(p), "HUB_SCHEDULER": scheduler,
+                                     "HUB_PIPELINE": pipeline},
                                 cwd=args.server_pythonpath or None,
                                 stdout=subprocess.DEVNULL, stderr=log)
-               for (p, scheduler), log in zip(layouts[args.layout], logs, strict=False)]
+               for (p, scheduler, pipeline), log in zip(layouts[args.layout], logs,
+                                                          strict=False)]
     pids = [server.pid for server in servers]
     watcher: Watcher | None = None
     try:
-        for p, _ in layouts[args.layout]:
+        for p, *_ in layouts[args.layout]:
             wait_for_port(p, timeout=180)
         watcher = Watcher(url)
         texts = Texts(args.near_dup_share)
@@ -390,10 +395,11 @@ def main() -> int:
     parser.add_argument("--interval", type=int, default=30, help="seconds between report lines")
     parser.add_argument("--warmup", type=float, default=3, help="minutes before RSS and p99 count")
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--layout", choices=("deployed", "single"), default="deployed",
+    parser.add_argument("--layout", choices=("deployed", "split", "single"), default="deployed",
                         help="deployed (deploy/): a web process takes the intake (pipeline, "
-                        "no scheduler) beside a worker (scheduler and a pipeline); single: "
-                        "one process does everything")
+                        "no scheduler) beside a worker (scheduler and a pipeline); split: "
+                        "the web process only takes the intake (HUB_PIPELINE=0), the "
+                        "worker routes; single: one process does everything")
     parser.add_argument("--keep", action="store_true", help="keep the database and folder")
     parser.add_argument("--server-pythonpath", default="",
                         help="run the server from another checkout (before/after comparisons)")

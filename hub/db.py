@@ -194,7 +194,11 @@ def transaction(factory: sessionmaker[Session], client: bool = False) -> Iterato
     gate = _GATES.get(factory.kw.get("bind"))  # type: ignore[arg-type]
     with gate.hold(client) if gate else nullcontext(), factory() as session, session.begin():
         if session.get_bind().dialect.name == "sqlite":
-            session.connection(execution_options={"sqlite_write": True})
+            conn = session.connection(execution_options={"sqlite_write": True})
+            # the commit that takes the WAL past 1,000 pages checkpoints it (copies
+            # and syncs pages: tens to hundreds of milliseconds); a client's commit
+            # leaves that to the next background writer's
+            conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={0 if client else 1000}")
         yield session
 
 

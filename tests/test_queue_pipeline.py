@@ -281,3 +281,30 @@ def test_backfilled_appeals_are_processed_and_indexed_once(hub) -> None:  # type
         hits = s.scalar(select(func.count()).select_from(Appeal).where(
             search.matching(s.get_bind().dialect.name, ["楼道灯"])))
     assert sorted(ids) == list(range(1, 31)) and hits == 30
+
+
+def _wal_frames(hub: Any, client: bool) -> int:
+    """Write ~2,000 pages of appeals in transactions of one kind, then count the
+    frames the WAL holds (a PASSIVE checkpoint reports them, then copies them)."""
+    from sqlalchemy import text
+
+    body = "路灯不亮" * 900  # ~11 KiB of text: a few pages per appeal
+    for batch in range(60):
+        with transaction(hub.sessions, client=client) as s:
+            enqueue(s, hub.source_ids["hotline-push"], [
+                validate_item({"external_id": f"wal-{client}-{batch}-{i}", "body": body})
+                for i in range(10)])
+    with hub.engine.connect() as conn:
+        _busy, frames, _done = conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
+        conn.execute(text("SELECT 1"))
+    return int(frames)
+
+
+@pytest.mark.skipif(on_postgres(), reason="SQLite's WAL checkpoints only")
+def test_a_clients_commit_never_checkpoints_the_wal(hub) -> None:  # type: ignore[no-untyped-def]
+    """The commit that takes the WAL past 1,000 pages copies and syncs them into the
+    database (tens to hundreds of milliseconds): never a client's. Client-only writes
+    let the WAL grow past the threshold; the same writes in background transactions
+    keep it below (they checkpoint as they pass it)."""
+    assert _wal_frames(hub, client=True) > 1500
+    assert _wal_frames(hub, client=False) < 1100
