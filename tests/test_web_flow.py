@@ -13,7 +13,7 @@ from hub.db import transaction
 from hub.models import Case, QuarantinedItem, UnitEvaluation
 from hub.pipeline import ManualTriage, Pipeline
 from hub.queue import quarantine
-from tests.webutil import csrf_in, login, logout, make_staff
+from tests.webutil import act_on_case, csrf_in, login, logout, make_staff
 
 
 def _receipt(html: str) -> tuple[str, str]:
@@ -34,14 +34,7 @@ async def _case_id(client: Any, number: str) -> int:
 
 
 async def _act(client: Any, case_id: int, csrf: str, **fields: str) -> str:
-    page = await (await client.get(f"/cases/{case_id}")).text()
-    version = re.search(r'name="version" value="(\d+)"', page)
-    assert version, page
-    resp = await client.post(f"/cases/{case_id}/act",
-                             data={"csrf": csrf, "version": version.group(1), **fields})
-    text = await resp.text()
-    assert resp.status == 200 and "已保存" in text, text
-    return text
+    return await act_on_case(client, case_id, csrf, **fields)
 
 
 async def test_citizen_to_unit_and_back(client: Any) -> None:

@@ -89,4 +89,5 @@ async def act_on_case(client: Any, case_id: int, csrf: str, saved: bool = True,
                              data={"csrf": csrf, "version": version.group(1), **fields})
     text = await resp.text()
     assert ("已保存" in text) == saved, text
+    assert resp.status == 200 or not saved, text
     return text
