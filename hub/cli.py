@@ -215,7 +215,8 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     hub = Hub.open(load_settings())
     try:
         with transaction(hub.sessions) as s:
-            user = add_user(s, args.username, password, args.role, args.name, args.unit)
+            user = add_user(s, args.username, password, args.role, args.name, args.unit,
+                            head=args.head)
             _print({"id": user.id, "username": user.username, "role": user.role,
                     "unit": args.unit})
     except AuthError as exc:
@@ -357,6 +358,8 @@ def build_parser() -> argparse.ArgumentParser:
                    choices=["operator", "dispatcher", "unit", "supervisor", "admin"])
     p.add_argument("--unit", help="unit code (required for unit staff)")
     p.add_argument("--name", help="display name")
+    p.add_argument("--head", action="store_true",
+                   help="unit staff: the unit's head (单位负责人), who hears staged warnings")
     p.add_argument("--password", help="else HUB_USER_PASSWORD, else asked for")
     p.set_defaults(fn=cmd_user_add)
 

@@ -13,6 +13,8 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
+from hub.config_norms import NormSpec, load_norms
+
 CODE_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 
 
@@ -102,11 +104,14 @@ class DeadlineSpec:
     reply_days: dict[str, int] = field(default_factory=lambda: {"normal": 3})
     due_soon_days: int = 1
     escalate_after_urges: int = 2
+    escalate_after_returns: int = 2  # 退回 of one case this many times goes to supervisors
     sign_days: int = 1  # 签收: by the end of this many working days after assignment
     callback_days: int = 2  # 回访 within this many working days after a reply
     callback_attempts: int = 3  # unanswered calls before a case is 未回访
     extra_holidays: tuple[str, ...] = ()
     extra_workdays: tuple[str, ...] = ()
+    # office hours, limits per category, staged warnings (hub/config_norms.py)
+    norms: NormSpec = field(default_factory=NormSpec)
 
 
 #: indicators a tier may weigh (the names rankings and ranking.toml use)
@@ -353,7 +358,7 @@ def _load_surge(f: _File) -> SurgeSpec:
                      window_minutes=window)
 
 
-def _load_deadlines(f: _File) -> DeadlineSpec:
+def _load_deadlines(f: _File, categories: set[str]) -> DeadlineSpec:
     reply = f.req(f.data, "reply_days", dict, "[reply_days]")
     for key, value in reply.items():
         if not isinstance(value, int) or value < 1 or value > 60:
@@ -383,11 +388,14 @@ def _load_deadlines(f: _File) -> DeadlineSpec:
     return DeadlineSpec(timezone=tz, reply_days=dict(reply),
                         due_soon_days=int(alerts.get("due_soon_days", 1)),
                         escalate_after_urges=int(alerts.get("escalate_after_urges", 2)),
+                        escalate_after_returns=_whole(f, alerts, "escalate_after_returns", 2,
+                                                      low=1),
                         sign_days=sign_days,
                         callback_days=callback.get("within_days", 2),
                         callback_attempts=callback.get("attempts", 3),
                         extra_holidays=tuple(str(d) for d in cal.get("extra_holidays", [])),
-                        extra_workdays=tuple(str(d) for d in cal.get("extra_workdays", [])))
+                        extra_workdays=tuple(str(d) for d in cal.get("extra_workdays", [])),
+                        norms=load_norms(f, categories))
 
 
 def _weights(f: _File, weights: Any, where: str) -> dict[str, float]:
@@ -475,6 +483,7 @@ def load_config(config_dir: Path) -> CityConfig:
         city_code=city_code, city_name=city_name, units=tuple(units), counties=tuple(counties),
         sources=tuple(_load_sources(_File(config_dir / "sources.toml"))),
         routing=routing,
-        deadlines=_load_deadlines(_File(config_dir / "deadlines.toml")),
+        deadlines=_load_deadlines(_File(config_dir / "deadlines.toml"),
+                                  set(routing.categories)),
         ranking=_load_ranking(_File(config_dir / "ranking.toml")),
     )

@@ -19,14 +19,16 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from classifiers.decision import RouteDecision
 from hub.core import Hub
+from hub.lifecycle import arbitration, cohandling
 from hub.lifecycle.calendar import WorkCalendar
 from hub.lifecycle.resolutions import Resolution
 from hub.lifecycle.service import CaseError, CaseService
-from hub.models import Appeal, MisconductFinding, utcnow
+from hub.models import Appeal, CoTask, MisconductFinding, utcnow
 
 log = logging.getLogger(__name__)
 JOB, RUN = "demo-history", "v1"
@@ -148,8 +150,10 @@ class History:
             day += timedelta(days=1)
         self.misconduct()
         from hub.lifecycle.deadlines import check_deadlines
+        from hub.lifecycle.warnings import send_due
 
         marked = check_deadlines(self.s, self.hub.config.deadlines, self.cal, now=self.now)
+        marked["warned"] = send_due(self.s, self.svc, now=self.now)
         return {**self.counts, **{f"marked_{k}": v for k, v in marked.items()}}
 
     def at_work(self, day: Any, earliest: int = 8, latest: int = 18) -> datetime:
@@ -213,21 +217,24 @@ class History:
             t = self.later(t, hours=(1, 20))
             if t >= self.now:
                 return
-            svc.return_case(s, case_id, "unit", "不属于本单位职责范围", now=t)
+            rightful = rng.random() < 0.6
+            elsewhere = rng.choice(self.others(unit))
+            svc.return_case(s, case_id, "unit", "不属于本单位职责范围", now=t,
+                            code=arbitration.ELSEWHERE[0], suggested=elsewhere)
             t = self.later(t, hours=(1, 6))
             if t >= self.now:
                 return
-            if rng.random() < 0.6:
-                self.bump("rightful_returns")
-                unit = rng.choice(self.others(unit))
-            else:
-                self.bump("wrongful_returns")
-            svc.assign(s, case_id, unit, "dispatcher", now=t)
+            self.bump("rightful_returns" if rightful else "wrongful_returns")
+            arbitration.rule(svc, s, case_id, "dispatcher",
+                             "退回成立" if rightful else "退回不成立", now=t)
+            unit = elsewhere if rightful else unit
             habit = self.habits[unit]
         t = self.later(t, hours=habit.sign_hours)
         if t >= self.now:
             return
         svc.sign(s, case_id, "unit", now=t)
+        if rng.random() < 0.04:  # 协办: another department helps with part of it
+            self.cohandle(case_id, unit, t)
         if rng.random() < habit.stuck:
             self.bump("left_unanswered")
             return
@@ -281,6 +288,18 @@ class History:
         kinds = {u.code: u for u in self.hub.config.units}
         return [c for c in self.habits if c != unit and c in kinds
                 and kinds[c].kind in ("department", "enterprise") and not kinds[c].discipline]
+
+    def cohandle(self, case_id: int, lead: str, t: datetime) -> None:
+        helper = self.rng.choice(self.others(lead))
+        task = cohandling.add(self.svc, self.s, case_id, "dispatcher", helper,
+                              "请协助核实相关情况并提出处理意见", now=t)
+        self.bump("cohandled")
+        answered = self.later(t, hours=(2, 60))
+        if answered < self.now:
+            task_id = self.s.scalar(select(CoTask.id).where(CoTask.case_id == task.id,
+                                                            CoTask.state == "open"))
+            cohandling.answer(self.s, task_id, self.hub.unit_ids[helper], "unit",
+                              "已核实相关情况，建议由主办单位协调处理。", now=answered)
 
     def bump(self, key: str) -> None:
         self.counts[key] = self.counts.get(key, 0) + 1

@@ -157,6 +157,9 @@ class Case(SQLModel, table=True):
         Index("ix_work_order_callback_due", "callback_due_at",
               sqlite_where=text(CALLBACK_PENDING_SQL),
               postgresql_where=text(CALLBACK_PENDING_SQL)),
+        # the staged-warning check: open work whose next warning is due
+        Index("ix_work_order_next_warning", "next_warning_at",
+              sqlite_where=text(OPEN_WORK_SQL), postgresql_where=text(OPEN_WORK_SQL)),
         # a unit's 待办理 view: its open work by deadline
         Index("ix_work_order_unit_open_deadline", "unit_id", "deadline_at",
               sqlite_where=text(OPEN_WORK_SQL), postgresql_where=text(OPEN_WORK_SQL)),
@@ -186,6 +189,10 @@ class Case(SQLModel, table=True):
     query_code: str = Field(max_length=12)
     reopen_count: int = 0
     return_count: int = 0
+    # a return (退回) waiting for a dispatcher's ruling (hub/lifecycle/arbitration.py):
+    # its reason code and the code of the unit the returning unit believes responsible
+    return_code: str | None = Field(default=None, max_length=20)
+    return_unit: str | None = Field(default=None, max_length=40)
     extension_requested: bool = False
     # a paused clock (挂起, hub/lifecycle/pauses.py): requested with a reason, granted by
     # a supervisor; while paused there is no deadline and ``pause_left_days`` keeps the
@@ -202,6 +209,11 @@ class Case(SQLModel, table=True):
     callback_state: str | None = Field(default=None, max_length=12)
     callback_due_at: datetime | None = None
     callback_attempts: int = 0
+    # staged warnings (分级预警, hub/lifecycle/warnings.py): when the current deadline
+    # was set, how many stages have been sent, and when the next one is due
+    clock_started_at: datetime | None = None
+    warning_stage: int = 0
+    next_warning_at: datetime | None = None
     merged_into_id: int | None = Field(default=None, foreign_key="work_order.id")
     created_at: datetime = Field(default_factory=utcnow)
     # every change to a case moves it (CaseService, the deadline check): rankings find
@@ -306,8 +318,42 @@ class User(SQLModel, table=True):
     password_hash: str = Field(max_length=200)
     role: str = Field(max_length=20)  # operator | dispatcher | unit | supervisor | admin
     unit_id: int | None = Field(default=None, foreign_key="unit.id")
+    head: bool = False  # 单位负责人: receives the head's stage of staged warnings
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class CoTask(SQLModel, table=True):
+    """A co-handling sub-task (协办): one unit helps the lead unit (主办, the case's
+    unit) with part of a case and answers the lead, never the citizen
+    (hub/lifecycle/cohandling.py)."""
+
+    __tablename__ = "cohandling"
+    __table_args__ = (Index("ix_cohandling_unit_state", "unit_id", "state", "deadline_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="work_order.id", index=True)
+    unit_id: int = Field(foreign_key="unit.id")
+    task: str = Field(max_length=500)
+    deadline_at: datetime
+    state: str = Field(default="open", max_length=12)  # open | answered
+    answer: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    answered_at: datetime | None = None
+    answered_by: str | None = Field(default=None, max_length=80)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Reminder(SQLModel, table=True):
+    """One staged warning (分级预警) sent about a case: to the unit's handlers, its
+    head or the supervisors; read in each user's 我的提醒."""
+
+    __table_args__ = (Index("ix_reminder_audience", "audience", "unit_id", "at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="work_order.id", index=True)
+    unit_id: int | None = Field(default=None, foreign_key="unit.id")
+    audience: str = Field(max_length=12)  # handler | head | supervisor
+    share: float
+    deadline_at: datetime | None = None
+    at: datetime = Field(default_factory=utcnow)
 
 
 class WebSession(SQLModel, table=True):

@@ -35,12 +35,15 @@ def deadline_job(hub: Hub, every: float | None = None) -> dict[str, int] | None:
     """Mark due-soon and overdue cases (once per ``every`` seconds across processes)."""
     from hub.lifecycle.calendar import WorkCalendar
     from hub.lifecycle.deadlines import check_deadlines
+    from hub.lifecycle.service import CaseService
+    from hub.lifecycle.warnings import send_due
 
     calendar = WorkCalendar(hub.config.deadlines)
 
     def work() -> dict[str, int]:
         with transaction(hub.sessions) as s:
             result = check_deadlines(s, hub.config.deadlines, calendar)
+            result["warned"] = send_due(s, CaseService(hub.config, hub.unit_ids))
             if not is_postgres(s):
                 # SQLite plans from statistics only ANALYZE writes; the job has just
                 # changed how many cases are late, which decides whether the 临期/超期

@@ -205,3 +205,77 @@ async def test_surge_banner_for_operators_and_the_reply_for_linked_callers(
     await phone.click("#rate button")
     await phone.wait_for_selector("text=感谢评价")
     assert await phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+async def test_a_case_through_return_arbitration_pause_call_back_and_redo(
+        server: Any, browser: Any) -> None:
+    """交通 returns a mis-routed case naming 住建; the dispatcher rules it rightful
+    from the 退单仲裁 queue; 住建 pauses the clock (a supervisor approves), resumes and
+    replies; the operator's call-back hears 不满意, 未解决, and the case reopens (重办)."""
+    from sqlalchemy import select
+
+    from hub.models import Case
+    from tests.webutil import read
+
+    base = str(server.make_url("")).rstrip("/")
+    hub = server.app["hub"]
+    await hub.run(make_staff, hub)
+    phone = await (await browser.new_context()).new_page()
+    await phone.goto(f"{base}/submit")
+    await phone.fill("input[name=title]", "路面塌陷")
+    await phone.fill("textarea[name=body]", "幸福路中段路面塌陷一个大坑，车辆经过危险。")
+    await phone.fill("input[name=contact_phone]", "13512340000")
+    await phone.click("button[type=submit]")
+    number = (await phone.text_content("#number") or "").strip()
+    await hub.run(Pipeline(hub, ManualTriage()).drain)
+    case_id = await hub.run(read, hub, lambda s: s.scalar(
+        select(Case.id).where(Case.number == number)))
+
+    async def act(page: Any, action: str, **fields: str) -> None:
+        for name, value in fields.items():
+            target = f".action-{action} [name={name}]"
+            tag = await page.eval_on_selector(target, "e => e.tagName")
+            if tag == "SELECT":
+                await page.select_option(target, value)
+            else:
+                await page.fill(target, value)
+        await page.click(f".action-{action} button")
+        await page.wait_for_selector("text=已保存")
+
+    disp = await _login(browser, base, "disp")
+    await disp.goto(f"{base}/cases/{case_id}")
+    await act(disp, "assign", unit="jiaotong")
+
+    jt = await _login(browser, base, "jt")
+    await jt.goto(f"{base}/cases/{case_id}")
+    await act(jt, "sign")
+    await act(jt, "return", code="非本单位职责", suggested="zhujian", reason="道路塌陷由住建局负责")
+    assert "等待分拨中心仲裁" in (await jt.text_content("main") or "")
+
+    await disp.goto(f"{base}/inbox")
+    await disp.click("text=退单仲裁")
+    await disp.click(f"text={number}")
+    assert "建议由" in (await disp.text_content("#return-claim") or "")
+    await act(disp, "arbitrate", ruling="退回成立")
+    assert "住房" in (await disp.text_content("#unit") or "")
+
+    zj = await _login(browser, base, "zj")
+    await zj.goto(f"{base}/cases/{case_id}")
+    await act(zj, "sign")
+    await act(zj, "request_pause", kind="等待现场勘查或检测", reason="需等检测报告")
+    sup = await _login(browser, base, "sup")
+    await sup.click("text=督办关注")
+    await sup.click(f"text={number}")
+    await act(sup, "decide_pause")
+    await zj.goto(f"{base}/cases/{case_id}")
+    await act(zj, "resume")
+    await act(zj, "reply", body="已完成路面修复，恢复通行。", resolution="已解决")
+
+    op = await _login(browser, base, "op")
+    await op.click("text=待回访")
+    await op.click(f"text={number}")
+    await act(op, "callback", reached="接通", solved="否", grade="不满意", note="市民说坑又塌了")
+    assert "重办中" in (await op.text_content("#case-state") or "")
+    log = await op.text_content("#events") or ""
+    assert all(step in log for step in ("退回", "仲裁：退回成立", "同意挂起", "恢复计时", "答复",
+                                        "回访", "重办"))

@@ -51,3 +51,5 @@ def test_the_buttons_follow_the_state_machine() -> None:
     assert available("supervisor", case("signed", pause="paused")) == [
         "assign", "resume", "urge"]
     assert available("unit", case("closed")) == [] == available("operator", case("triage"))
+    # a returned case is ruled on (退单仲裁), not simply assigned again
+    assert available("dispatcher", case("returned")) == ["arbitrate", "merge", "correct"]

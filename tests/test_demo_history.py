@@ -38,7 +38,7 @@ def test_history_is_made_once_and_published(hub: Hub) -> None:
     assert states.get("triage", 0) >= 1 and late >= 1, (states, late)
     assert states.get("replied", 0) and states.get("closed", 0), states
     for action in ("assign", "sign", "reply", "return", "reopen", "close", "grant_extension",
-                   "overdue"):
+                   "overdue", "cohandle", "cohandle_answer", "warn"):
         assert actions.get(action, 0) >= 1, (action, actions)
     assert returned_then.get("assign", 0) >= 2  # returns judged by a dispatcher
     assert made["rightful_returns"] >= 1 and made["wrongful_returns"] >= 1

@@ -208,7 +208,8 @@ def test_the_scheduled_deadline_job_runs_once_and_refreshes_sqlite_statistics(hu
             {"external_id": "dl-1", "body": "A3区某小区门口路灯不亮已经两周了"})])
     Pipeline(hub, ManualTriage()).drain()
     result = deadline_job(hub)
-    assert result is not None and set(result) == {"overdue", "due_soon", "urged", "escalated"}
+    assert result is not None and set(result) == {"overdue", "due_soon", "urged", "escalated",
+                                                    "warned"}
     if hub.engine.dialect.name == "sqlite":
         with hub.sessions() as s:  # ANALYZE ran: the planner has statistics to read
             assert s.execute(text("SELECT count(*) FROM sqlite_stat1 "

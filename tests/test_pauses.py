@@ -151,6 +151,8 @@ async def test_pause_through_the_pages_and_the_citizens_view(client: Any) -> Non
 
     csrf = await login(client, "sup")
     assert number in await (await client.get("/inbox?view=supervise")).text()
+    approvals = await (await client.get("/inbox?view=approvals")).text()
+    assert number in approvals and "待审批" in approvals  # the supervisor's own tab
     page = await act(csrf, action="decide_pause", grant="yes")
     assert f"已挂起：{KIND}" in page and "暂停计时" in page
     await logout(client, csrf)

@@ -140,3 +140,40 @@ async def test_reply_with_a_plan_through_the_pages(client: Any) -> None:
     page = await (await client.post("/lookup", data={"csrf": csrf_in(look), "number": number,
                                                       "code": code})).text()
     assert 'id="public-timeline"' in page and "已答复（列入计划）" in page
+
+
+def test_a_second_unsatisfied_rating_escalates_and_a_supervisor_may_conclude(hub: Any) -> None:
+    """不满意 once: 重办. Twice: 重办 with 二次督办 (an escalate event). A supervisor may
+    then end the loop (审核办结) with a reason; rankings do not count that as 办结,
+    and the closed case is no longer carried as overdue."""
+    svc = CaseService(hub.config, hub.unit_ids)
+    case = _replied_case(hub, svc, "loop", at(10, 12, 9))
+    with transaction(hub.sessions) as s:
+        svc.rate(s, case.number, case.query_code, "不满意", now=at(10, 12, 12))
+        with pytest.raises(CaseError, match="二次"):
+            svc.conclude(s, case.id, "supervisor", "已尽力办理")
+        svc.sign(s, case.id, "unit", now=at(10, 12, 13))
+        svc.reply(s, case.id, "unit", "再次更换灯具并检修线路。", now=at(10, 12, 15),
+                  resolution=checked("已解决", None, None, at(10, 12, 15), CST))
+        again = svc.rate(s, case.number, case.query_code, "不满意", now=at(10, 12, 16))
+        assert (again.state, again.reopen_count, again.escalated) == ("reopened", 2, True)
+        with pytest.raises(CaseError, match="理由"):
+            svc.conclude(s, case.id, "supervisor", " ")
+        done = svc.conclude(s, case.id, "supervisor", "线路已全部更换，经现场核实灯亮",
+                            now=at(10, 13, 9))
+        assert done.state == "closed"
+    with hub.sessions() as s:
+        from sqlalchemy import select
+
+        from hub.lifecycle.timeline import citizen_timeline
+        from hub.models import CaseEvent
+
+        notes = list(s.scalars(select(CaseEvent.note).where(
+            CaseEvent.case_id == case.id, CaseEvent.action == "escalate")))
+        lines = [x["text"] for x in citizen_timeline(s, s.get(Case, case.id), CST)]
+        w42 = collect(s, parse_period("2026-W42", CST), svc.calendar).units[hub.unit_ids[UNIT]]
+        w44 = collect(s, parse_period("2026-W44", CST), svc.calendar).units
+    assert notes == ["第2次重办，二次督办"]
+    assert lines[-1] == "经督办审核，办结" and "线路已全部更换" not in str(lines)
+    assert w42.due_closed == 0 and w42.reopened == 1  # (one case reopened twice counts once)
+    assert hub.unit_ids[UNIT] not in w44  # closed: not carried as overdue

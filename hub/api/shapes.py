@@ -188,6 +188,8 @@ class CaseRow(Answer):
     urgent: bool
     confidence: float | None
     received_at: IsoDateTime
+    warned: int | None = Field(None, description="% of the allowed time the last staged "
+                               "warning (分级预警) marked; null before the first")
 
 
 class CasePage(Answer):

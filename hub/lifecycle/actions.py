@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from hub.lifecycle.arbitration import RETURN_CODES, RULINGS
 from hub.lifecycle.callbacks import REACHED_CHOICES
 from hub.lifecycle.pauses import PAUSE_KINDS, is_paused
 from hub.lifecycle.resolutions import RESOLUTIONS
@@ -77,10 +78,17 @@ NOTE = ActionField("note", limit=500, label="意见")
 REASON = ActionField("reason", limit=1000, label="理由")
 
 STAFF_ACTIONS: dict[str, StaffAction] = {a.name: a for a in (
+    # a returned case is ruled on (arbitrate), not simply assigned again; the API still
+    # takes assign there, which the rankings judge the same way
     StaffAction("assign", "交办", ("dispatcher", "supervisor"), ("assign", "reassign"), (
         ActionField("unit", "unit", 40, required=True), ActionField("category", "category", 40),
         ActionField("difficulty", "choice", 10, choices=("normal", "hard")), NOTE,
-        ActionField("override_reason", limit=300))),
+        ActionField("override_reason", limit=300)),
+                when=lambda c: _attr(c, "state") != "returned"),
+    StaffAction("arbitrate", "退单仲裁", ("dispatcher", "supervisor"), ("assign",), (
+        ActionField("ruling", "choice", 8, required=True, choices=RULINGS, label="仲裁结果"),
+        ActionField("unit", "unit", 40, label="改派单位（退回成立时，默认为建议单位）"), NOTE),
+                when=lambda c: _attr(c, "state") == "returned"),
     StaffAction("merge", "合并", ("dispatcher",), ("merge",),
                 (ActionField("into", "case_number", 24),)),  # _merge names a missing one
     StaffAction("correct", "更正分类", ("dispatcher",), ("correct",), (
@@ -93,7 +101,11 @@ STAFF_ACTIONS: dict[str, StaffAction] = {a.name: a for a in (
                     label="办理结果"),
         ActionField("planned_on", limit=10, label="计划完成日期（列入计划时）"),
         ActionField("resolution_note", limit=500, label="无法解决的原因"))),
-    StaffAction("return", "退回", ("unit",), ("return",), (REASON,)),
+    StaffAction("return", "退回", ("unit",), ("return",), (
+        ActionField("code", "choice", 20, required=True, choices=RETURN_CODES,
+                    label="退回原因类别"),
+        ActionField("suggested", "unit", 40, label="建议承办单位（非本单位职责、属地错误时必填）"),
+        REASON)),
     StaffAction("request_extension", "申请延期", ("unit",), ("request_extension",), (REASON,),
                 when=lambda c: not _attr(c, "extension_requested") and not is_paused(c)),
     StaffAction("decide_extension", "延期审批", ("supervisor",),
@@ -108,7 +120,14 @@ STAFF_ACTIONS: dict[str, StaffAction] = {a.name: a for a in (
                 when=lambda c: bool(_attr(c, "pause_requested"))),
     StaffAction("resume", "恢复计时", ("unit", "supervisor"), ("resume",), (NOTE,),
                 when=is_paused),
+    StaffAction("cohandle", "交办协办", ("dispatcher", "supervisor"), ("cohandle",), (
+        ActionField("unit", "unit", 40, required=True, label="协办单位"),
+        ActionField("task", limit=500, required=True, label="协办事项（协办单位向主办单位回复）"))),
     StaffAction("urge", "督办", ("supervisor",), ("urge",), (NOTE,)),
+    StaffAction("conclude", "审核办结", ("supervisor",), ("conclude",), (
+        ActionField("note", limit=500, required=True, label="审核办结理由（记入办理记录）"),),
+                when=lambda c: bool(_attr(c, "escalated"))
+                and (_attr(c, "reopen_count") or 0) >= 2),
     StaffAction("callback", "回访", ("operator",), ("callback",), (
         ActionField("reached", "choice", 4, required=True, choices=REACHED_CHOICES,
                     label="回访结果"),

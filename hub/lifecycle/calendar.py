@@ -25,6 +25,8 @@ class WorkCalendar:
         self.tz = ZoneInfo(spec.timezone)
         self.extra_holidays = {date.fromisoformat(d) for d in spec.extra_holidays}
         self.extra_workdays = {date.fromisoformat(d) for d in spec.extra_workdays}
+        self.office_hours = spec.norms.office_hours
+        self.warning_stages = spec.norms.warnings
         self._warned: set[int] = set()
         self.is_workday = lru_cache(maxsize=8192)(self._is_workday)  # type: ignore[method-assign]
 
@@ -76,6 +78,19 @@ class WorkCalendar:
         time counted from ``start`` run out: a paused case's clock resumes with the
         working time it had left (``workdays_between`` measured it), and its deadline
         is again the end of a working day, like every other deadline."""
+        moment = self.moment_after(start, days)
+        day = self.local_date(moment)
+        # time that runs out exactly at midnight ran out on the working day before
+        if (moment.astimezone(self.tz).time() == time(0) and moment > start
+                and self.is_workday(day - timedelta(days=1))):
+            day -= timedelta(days=1)
+        end = datetime.combine(day, time(23, 59, 59), tzinfo=self.tz)
+        return end.astimezone(UTC)
+
+    def moment_after(self, start: datetime, days: float) -> datetime:
+        """The exact moment ``days`` of working time (whole working days count 24 h,
+        as in ``workdays_between``) after ``start``: when a share of a case's allowed
+        time is used up (staged warnings, hub/lifecycle/warnings.py)."""
         moment = start.astimezone(self.tz)
         day, left = moment.date(), max(0.0, days)
         while True:
@@ -84,9 +99,25 @@ class WorkCalendar:
                 rest = (datetime.combine(day + timedelta(days=1), time(0), tzinfo=self.tz)
                         - begin).total_seconds() / 86400
                 if left <= rest:
-                    end = datetime.combine(day, time(23, 59, 59), tzinfo=self.tz)
-                    return end.astimezone(UTC)
+                    return (begin + timedelta(days=left)).astimezone(UTC)
                 left -= rest
+            day += timedelta(days=1)
+
+    def add_office_hours(self, start: datetime, hours: float) -> datetime:
+        """The moment ``hours`` of office time (the configured 工作时间 of working
+        days) after ``start``: a 签收 limit in working hours (per category)."""
+        moment = start.astimezone(self.tz)
+        day, left = moment.date(), timedelta(hours=max(0.0, hours))
+        while True:
+            if self.is_workday(day):
+                for begin, end in self.office_hours:
+                    lo = max(moment, datetime.combine(day, begin, tzinfo=self.tz))
+                    hi = datetime.combine(day, end, tzinfo=self.tz)
+                    if hi <= lo:
+                        continue
+                    if left <= hi - lo:
+                        return (lo + left).astimezone(UTC)
+                    left -= hi - lo
             day += timedelta(days=1)
 
     def workdays_left(self, now: datetime, deadline: datetime) -> int:

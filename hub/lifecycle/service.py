@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from classifiers.decision import RouteDecision
 from hub import topics
 from hub.config import CityConfig
-from hub.lifecycle import callbacks, pauses
+from hub.lifecycle import callbacks, pauses, warnings
 from hub.lifecycle.calendar import WorkCalendar
 from hub.lifecycle.resolutions import Resolution
 from hub.lifecycle.states import GRADES, OPEN_WORK, IllegalTransition, target_of
@@ -65,14 +65,22 @@ class CaseService:
             raise CaseError(f"unknown unit {code!r}")
         return self.unit_ids[code]
 
-    def deadline(self, start: datetime, kind: str) -> datetime:
-        days = self.config.deadlines.reply_days.get(kind)
+    def deadline(self, start: datetime, kind: str, category: str | None = None) -> datetime:
+        """The reply deadline of ``kind``; a category's own limit (deadlines.toml
+        [categories]) replaces the normal one."""
+        norm = self.config.deadlines.norms.categories.get(category or "")
+        days = norm.reply_days if kind == "normal" and norm and norm.reply_days else \
+            self.config.deadlines.reply_days.get(kind)
         if days is None:
             raise CaseError(f"no deadline configured for {kind!r}")
         return self.calendar.add_workdays(start, days)
 
-    def sign_deadline(self, start: datetime) -> datetime:
-        """签收时限: the end of the configured working day after an assignment."""
+    def sign_deadline(self, start: datetime, category: str | None = None) -> datetime:
+        """签收时限: the end of the configured working day after an assignment, or a
+        category's limit in office hours."""
+        norm = self.config.deadlines.norms.categories.get(category or "")
+        if norm and norm.sign_hours:
+            return self.calendar.add_office_hours(start, norm.sign_hours)
         return self.calendar.add_workdays(start, self.config.deadlines.sign_days)
 
     @staticmethod
@@ -85,15 +93,17 @@ class CaseService:
     def _move(self, session: Session, case: Case, action: str, actor: str,
               note: str | None = None, expected_version: int | None = None,
               now: datetime | None = None, sign_by: datetime | None = None,
-              **changes: Any) -> Case:
+              event_unit: int | None = None, **changes: Any) -> Case:
         """Check the transition, apply ``changes`` with the version guard, log the event
-        with the deadline as it stands after it (and ``sign_by`` for an assignment)."""
+        with the deadline as it stands after it (and ``sign_by`` for an assignment);
+        the event names ``event_unit``, else the case's unit after the move."""
         now = now or utcnow()
         if expected_version is not None and expected_version != case.version:
             raise Conflict("the case changed since you opened it; reload and try again")
         to_state = target_of(action, case.state)
         values = {**changes, "state": to_state, "updated_at": now, "version": case.version + 1}
         pauses.on_move(self, case, to_state, values, now)
+        warnings.on_move(self, case, values, now)
         result = session.execute(
             update(Case).where(Case.id == case.id, Case.version == case.version).values(**values)
             .execution_options(synchronize_session=False))
@@ -101,7 +111,8 @@ class CaseService:
             raise Conflict("someone else changed this case at the same time; reload")
         session.add(CaseEvent(case_id=case.id, at=now, actor=actor, action=action,
                               from_state=case.state, to_state=to_state,
-                              unit_id=values.get("unit_id") or case.unit_id, note=note,
+                              unit_id=event_unit or values.get("unit_id") or case.unit_id,
+                              note=note,
                               deadline_at=values.get("deadline_at", case.deadline_at),
                               sign_deadline_at=sign_by))
         session.flush()
@@ -134,14 +145,18 @@ class CaseService:
         if not batch:
             return []
         now = now or utcnow()
-        deadline = self.deadline(now, deadline_kind or "normal")
-        sign_by = self.sign_deadline(now)
+        limits: dict[str | None, tuple[datetime, datetime, dict[str, Any]]] = {}
         rows, plans = [], []
         paused = set(session.scalars(select(Unit.code).where(Unit.auto_assign_paused)))
         for appeal, d in batch:
             held = d.unit_code in paused  # an admin paused automatic dispatch to it
             auto = bool(not d.needs_triage and d.unit_code and d.unit_code in self.unit_ids
                         and not held)
+            if d.category not in limits:  # the deadlines of the decision's category
+                due = self.deadline(now, deadline_kind or "normal", d.category)
+                limits[d.category] = (due, self.sign_deadline(now, d.category),
+                                      warnings.clock(self, due, now))
+            deadline, sign_by, clock = limits[d.category]
             rows.append({
                 "number": case_number(appeal, self.calendar.tz), "appeal_id": appeal.id,
                 "state": "assigned" if auto else "triage", "category": d.category,
@@ -154,14 +169,16 @@ class CaseService:
                 "due_state": "ok", "urge_count": 0, "escalated": False,
                 "query_code": _given_code(appeal), "reopen_count": 0, "return_count": 0,
                 "extension_requested": False, "created_at": now, "updated_at": now,
-                "assigned_at": now if auto else None, "version": 2})
-            plans.append((auto, held, appeal, d))
+                "assigned_at": now if auto else None, "version": 2,
+                **(clock if auto else warnings.clock(self, None, now))})
+            plans.append((auto, held, appeal, d, deadline, sign_by))
         table = Case.__table__
         ids = list(session.scalars(  # Core insert: no per-row ORM work
             insert(table).returning(table.c.id, sort_by_parameter_order=True),  # type: ignore[attr-defined]
             rows))
         events = []
-        for case_id, (auto, held, appeal, d) in zip(ids, plans, strict=True):
+        for case_id, (auto, held, appeal, d, deadline, sign_by) in zip(ids, plans,
+                                                                       strict=True):
             events.append({"case_id": case_id, "at": now, "actor": actor, "action": "receive",
                            "from_state": None, "to_state": "received", "unit_id": None,
                            "note": f"渠道诉求 #{appeal.id}" + (f"; 规则 {d.rule}" if d.rule
@@ -213,13 +230,15 @@ class CaseService:
         action = "reassign" if case.state in OPEN_WORK else "assign"
         changes: dict[str, Any] = {
             "unit_id": self._unit_id(unit_code), "assigned_at": now, "difficulty": difficulty,
-            "deadline_at": self.deadline(now, deadline_kind or difficulty), "due_state": "ok",
+            "deadline_at": self.deadline(now, deadline_kind or difficulty,
+                                         category or case.category), "due_state": "ok",
             "extension_requested": False}
         if category:
             changes["category"] = category
         return self._move(session, case, action, actor, note=note or unit_code,
                           expected_version=expected_version, now=now,
-                          sign_by=self.sign_deadline(now), **changes)
+                          sign_by=self.sign_deadline(now, category or case.category),
+                          **changes)
 
     def correct(self, session: Session, case_id: int, actor: str, category: str | None,
                 unit_code: str | None) -> None:
@@ -268,19 +287,14 @@ class CaseService:
 
     def return_case(self, session: Session, case_id: int, actor: str, reason: str,
                     unit_id: int | None = None, expected_version: int | None = None,
-                    now: datetime | None = None) -> Case:
-        """退回: the unit says it was mis-routed; the reason is required and kept as a label."""
-        if not reason or not reason.strip():
-            raise CaseError("a return needs a reason (退回原因)")
-        case = self.load(session, case_id)
-        self._own(case, unit_id)
-        wrong = session.get(Unit, case.unit_id) if case.unit_id else None
-        appeal = session.get(Appeal, case.appeal_id)
-        session.add(RoutingLabel(case_id=case.id, text=_text(appeal), category=None,
-                                 wrong_unit_code=wrong.code if wrong else None, origin="return"))
-        return self._move(session, case, "return", actor, note=reason.strip(),
-                          expected_version=expected_version, unit_id=None, now=now,
-                          return_count=case.return_count + 1, deadline_at=None)
+                    now: datetime | None = None, code: str | None = None,
+                    suggested: str | None = None) -> Case:
+        """退回: the unit says it was mis-routed; a dispatcher rules on it
+        (hub/lifecycle/arbitration.py)."""
+        from hub.lifecycle.arbitration import return_case
+
+        return return_case(self, session, case_id, actor, reason, code, suggested,
+                           unit_id, expected_version, now)
 
     def request_extension(self, session: Session, case_id: int, actor: str, reason: str,
                           unit_id: int | None = None, now: datetime | None = None) -> Case:
@@ -405,12 +419,32 @@ class CaseService:
         if grade != "不满意" and solved is not False:
             return self._move(session, case, "close", actor, note=note, now=now,
                               closed_at=now, **answered)
+        # a second 不满意 (or 未解决) goes to the supervisors (二次督办): the case is
+        # redone once more, and a supervisor may end the loop (conclude, 审核办结)
         escalate = case.reopen_count >= 1
-        return self._move(session, case, "reopen", actor, note=note, now=now,
-                          sign_by=self.sign_deadline(now),
-                          reopen_count=case.reopen_count + 1, closed_at=None,
-                          deadline_at=self.deadline(now, "redo"), due_state="ok",
-                          escalated=case.escalated or escalate, **answered)
+        moved = self._move(session, case, "reopen", actor, note=note, now=now,
+                           sign_by=self.sign_deadline(now, case.category),
+                           reopen_count=case.reopen_count + 1, closed_at=None,
+                           deadline_at=self.deadline(now, "redo"), due_state="ok",
+                           escalated=case.escalated or escalate, **answered)
+        if escalate:
+            session.add(CaseEvent(case_id=moved.id, at=now, actor=actor, action="escalate",
+                                  from_state=moved.state, to_state=moved.state,
+                                  unit_id=moved.unit_id, deadline_at=moved.deadline_at,
+                                  note=f"第{moved.reopen_count}次重办，二次督办"))
+        return moved
+
+    def conclude(self, session: Session, case_id: int, actor: str, note: str,
+                 expected_version: int | None = None, now: datetime | None = None) -> Case:
+        """审核办结: a supervisor ends a case redone after repeated 不满意 (the unit did
+        what can be done; the reason is kept and shown on the history)."""
+        if not note or len(note.strip()) < 4:
+            raise CaseError("请写明审核办结的理由")
+        case = self.load(session, case_id)
+        if not case.escalated or case.reopen_count < 2:
+            raise CaseError("只有二次及以上重办、已升级督办的工单可以审核办结")
+        return self._move(session, case, "conclude", actor, note=note.strip()[:500],
+                          expected_version=expected_version, now=now, closed_at=now or utcnow())
 
 
 def _given_code(appeal: Appeal) -> str:

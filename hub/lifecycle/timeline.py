@@ -48,7 +48,7 @@ def _say(e: CaseEvent, unit: str, pause_kind: str | None, tz: Any) -> str | None
     if action == "sign":
         return f"{unit}已签收，正在办理"
     if action == "return":
-        return "承办单位认为不属于其职责，正在重新分派"
+        return "承办单位申请退回，正在审核后重新分派"
     if action == "grant_extension":
         return f"经批准延期办理，办理期限延至 {_day(e.deadline_at, tz)}"
     if action == "grant_pause":
@@ -64,6 +64,10 @@ def _say(e: CaseEvent, unit: str, pause_kind: str | None, tz: Any) -> str | None
         return f"评价：{grade}，{then}" if grade else then
     if action == "callback" and (e.note or "").startswith("回访接通"):
         return "工作人员已电话回访"
+    if action == "conclude":
+        return "经督办审核，办结"
+    if action == "cohandle":  # the event names the co-handling unit
+        return f"{unit}协助办理"
     if action == "merge" and e.to_state == "merged":
         return "与其他市民反映的同一事项合并办理"
     return None

@@ -14,16 +14,23 @@ def definitions(config: CityConfig) -> list[dict[str, str]]:
     d = config.deadlines
     days = d.reply_days
     hard, redo = days.get("hard", days["normal"]), days.get("redo", days["normal"])
+    own = d.norms.categories  # limits per category (deadlines.toml [categories])
+    sign_own = "；".join(f"{name}类为交办后{n.sign_hours:g}个工作小时" for name, n in own.items()
+                        if n.sign_hours)
+    reply_own = "；".join(f"{name}类一般件{n.reply_days}个工作日" for name, n in own.items()
+                         if n.reply_days)
     items = [
         ("受理", "本期收到并受理的群众诉求件数（合并的重复件不计）。"),
         ("交办", "本期交办或改派给该单位的工单件数。"),
-        ("应签收", f"签收时限（交办后第{d.sign_days}个工作日结束）在本期届满的交办件次；"
+        ("应签收", f"签收时限（交办后第{d.sign_days}个工作日结束"
+                  + (f"；{sign_own}" if sign_own else "") + "）在本期届满的交办件次；"
                   "时限内被派单员改派走的不计。"),
         ("签收及时率", "应签收件次中，单位在时限内签收或退回的比例：按时签收 ÷ 应签收。"),
         ("应办结", "办理期限在本期内届满的工单，加上期限在本期之前届满、本期开始时仍未答复"
                   "且仍由该单位办理的工单（往期超期未答复）。期限以交办当时记录的为准："
                   f"一般件{days['normal']}个工作日，疑难件{hard}个，"
-                  f"重办件{redo}个，批准延期的按延期后的期限。"
+                  f"重办件{redo}个，批准延期的按延期后的期限"
+                  + (f"（{reply_own}）" if reply_own else "") + "。"
                   "事后改标疑难件或调整期限，不改变已结束期次的数字。"),
         ("已答复", "应办结工单中，到本期结束时单位已向群众作出答复的件数。答复不等于办结。"),
         ("按期答复率", "应办结工单中，在期限内作出答复的比例：按期答复 ÷ 应办结"
@@ -34,7 +41,8 @@ def definitions(config: CityConfig) -> list[dict[str, str]]:
                  "不满意各多少件。"),
         ("解决率", "本期评价中，群众表示问题已解决的件数 ÷ 回答了“是否解决”的件数，与满意率"
                  "分开统计；本期没有人回答的单位，这项不计入得分。"),
-        ("回退率", "本期被认定为错误退回（错退：单位退回后，派单员又派回该单位）的件数 ÷ 交办件数。"
+        ("回退率", "本期被认定为错误退回（错退：单位退回后，派单员仲裁退回不成立、派回该单位，"
+                 "办理期限仍按退回前的计算）的件数 ÷ 交办件数。"
                  "派单员认定退回正确的（改派其他单位），不计入回退率，也不计入该单位的其他指标；"
                  "期限届满后才退回的工单，只有在期末前被认定为错退的，才计入该单位的应办结。"),
         ("重办率", "本期因群众评价不满意或表示未解决而重新办理的件数 ÷ 本期答复件数。"),
@@ -42,6 +50,10 @@ def definitions(config: CityConfig) -> list[dict[str, str]]:
                    "节假日和调休上班日按国务院办公厅公布的安排计算。"),
         (SPEED_LABEL, f"1 − 答复用时中位数 ÷ {days['normal']}个工作日，最低为0。"),
         ("超期未答复", "应办结工单中，到本期结束时仍未答复的件数。"),
+        ("协办", "多个单位共同办理的工单，由主办单位统一答复群众，工单计入主办单位的各项指标；"
+                "协办单位按协办事项的期限（交办协办后"
+                f"{days.get('cohandle', days['normal'])}个工作日）统计：协办应回复为期限在本期"
+                "届满的协办事项，协办按期回复为其中在期限内回复主办单位的件数。只列数字，不计入得分。"),
     ]
     return [{"name": n, "text": t} for n, t in items]
 

@@ -50,14 +50,14 @@ from sqlalchemy.orm import Session, aliased
 from hub.lifecycle.calendar import WorkCalendar
 from hub.lifecycle.evaluations import ASPECTS, counted
 from hub.lifecycle.states import DEADLINE_SETTING, DEADLINE_SETTING_SQL, OPEN_WORK, OPEN_WORK_SQL
-from hub.models import Case, CaseEvent, Rating, UnitEvaluation
+from hub.models import Case, CaseEvent, CoTask, Rating, UnitEvaluation
 from hub.ranking.period import Period
 from hub.ranking.workdays import workdays_between_many
 
 START_ACTIONS = ("assign", "reassign")
 OBLIGATION_STARTS = ("assign", "reassign", "reopen")
 # events that replace an obligation: a new deadline, or the case leaves the unit
-ENDING = (*DEADLINE_SETTING, "return", "merge")
+ENDING = (*DEADLINE_SETTING, "return", "merge", "conclude")  # conclude: 审核办结
 # events that change a case's state or deadline (and carry the deadline snapshot)
 STATE_ACTIONS = (*ENDING, "receive", "triage", "sign", "reply", "close")
 # what answers an assignment's signing time limit, or takes the case away first
@@ -84,6 +84,8 @@ class UnitFigures:
     resolved: int = 0  # 解决: ratings that said the problem was solved
     resolution_asked: int = 0  # ratings that answered 是否解决
     callback_unreached: int = 0  # 未回访: replies whose citizen no call reached
+    cohandle_due: int = 0  # 协办应回复: co-handling tasks whose deadline fell in the period
+    cohandle_on_time: int = 0  # 协办按期回复: of those, answered by the deadline
     reply_days: list[float] = field(default_factory=list)
     ratings: dict[str, int] = field(default_factory=lambda: {"满意": 0, "基本满意": 0, "不满意": 0})
     evaluations: dict[str, dict[str, int]] = field(default_factory=lambda: {
@@ -148,6 +150,7 @@ def collect(session: Session, period: Period, calendar: WorkCalendar) -> PeriodF
     _due(session, period, merged, figures)
     _signing(session, period, merged, figures)
     _judged_returns(session, period, merged, figures)
+    _cohandling(session, period, merged, figures)
     _reply_times(session, period, merged, calendar, figures)
     for unit_id, grade, n in session.execute(
             select(Rating.unit_id, Rating.grade, func.count()).where(_in(period, Rating.at))
@@ -215,6 +218,18 @@ def _next_ending(event: Any) -> Any:
             .scalar_subquery())
 
 
+def _continues_late_return(event: Any) -> Any:
+    """An assignment back from ``returned`` with a deadline that had already passed
+    when the case was returned: a 错退 ruling restores the running clock
+    (hub/lifecycle/arbitration.py), and that obligation was already counted, as
+    late, for the return (``_aggregate_due``), so it is not counted twice."""
+    x = aliased(CaseEvent, name="rx")
+    return_at = (select(x.at).where(x.case_id == event.case_id, x.id < event.id,
+                                    x.action == "return")
+                 .order_by(x.id.desc()).limit(1).scalar_subquery())
+    return and_(event.from_state == "returned", event.deadline_at < return_at)
+
+
 def _due(session: Session, period: Period, merged: Any,
          figures: dict[int, UnitFigures]) -> None:
     """应办结 with 已答复, 按期答复 and 已办结, per unit, in two aggregate queries."""
@@ -223,7 +238,8 @@ def _due(session: Session, period: Period, merged: Any,
                       literal(0).label("carried"), _next_ending(e).label("next_id"))
                .where(e.deadline_at >= period.start, e.deadline_at < period.end,
                       text(f"e.{DEADLINE_SETTING_SQL}"),  # (set before it, so before the end)
-                      e.unit_id.is_not(None), e.case_id.not_in(merged)))
+                      e.unit_id.is_not(None), e.case_id.not_in(merged),
+                      ~_continues_late_return(e)))
     # carried over: open and past its deadline when the period began. The case's last
     # state-changing event before the start says so. Candidates: cases open now and
     # past that deadline, and cases changed since the start (every change to a case
@@ -348,6 +364,19 @@ def _judged_returns(session: Session, period: Period, merged: Any,
             .group_by(ret.unit_id)):
         figures[unit_id].wrongful_returns += bad or 0
         figures[unit_id].rightful_returns += good or 0
+
+
+def _cohandling(session: Session, period: Period, merged: Any,
+                figures: dict[int, UnitFigures]) -> None:
+    """协办: each co-handling unit's tasks due in the period and those answered in time
+    (hub/lifecycle/cohandling.py); the lead unit's work is counted on the case."""
+    in_time = and_(CoTask.answered_at.is_not(None), CoTask.answered_at <= CoTask.deadline_at)
+    for unit_id, due, timely in session.execute(
+            select(CoTask.unit_id, func.count(), func.sum(case((in_time, 1), else_=0)))
+            .where(_in(period, CoTask.deadline_at), CoTask.case_id.not_in(merged))
+            .group_by(CoTask.unit_id)):
+        figures[unit_id].cohandle_due += due
+        figures[unit_id].cohandle_on_time += timely or 0
 
 
 def _reply_times(session: Session, period: Period, merged: Any, calendar: WorkCalendar,

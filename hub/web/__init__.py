@@ -37,10 +37,12 @@ def setup_web(app: web.Application) -> None:
         admin_sources,
         admin_units,
         cases,
+        cohandle,
         contact_views,
         evaluation_review,
         inbox,
         public,
+        reminders,
         staff,
         staff_api,
         surges,
@@ -61,6 +63,8 @@ def setup_web(app: web.Application) -> None:
     app.add_routes(evaluation_review.routes)
     app.add_routes(contact_views.routes)
     app.add_routes(surges.routes)
+    app.add_routes(reminders.routes)
+    app.add_routes(cohandle.routes)
     app.add_routes(staff_api.routes)
     app.add_routes(public.routes)
 

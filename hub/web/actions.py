@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.lifecycle import callbacks, pauses, resolutions
+from hub.lifecycle import arbitration, callbacks, cohandling, pauses, resolutions
 from hub.lifecycle.actions import STAFF_ACTIONS
 from hub.lifecycle.service import CaseError, CaseService
 from hub.lifecycle.states import IllegalTransition
@@ -58,7 +58,10 @@ class _Input:
 
 _MISSING = {"unit": "choose a unit (承办单位)", "category": "choose a category",
             "resolution": "请选择办理结果（" + "、".join(resolutions.RESOLUTIONS) + "）",
-            "kind": "请选择挂起原因类别", "reached": "请选择回访结果：接通或未接通"}
+            "kind": "请选择挂起原因类别", "code": "请选择退回原因类别", "task": "请写明协办事项",
+            "note": "请写明理由",
+            "ruling": "请选择仲裁结果：退回成立或退回不成立",
+            "reached": "请选择回访结果：接通或未接通"}
 
 
 def perform(svc: CaseService, session: Session, staff: Staff, case_id: int, action: str,
@@ -137,7 +140,17 @@ HANDLERS: dict[str, Callable[[_Call], Case]] = {
                                    unit_id=c.unit_id, expected_version=c.version,
                                    resolution=_resolution(c)),
     "return": lambda c: c.svc.return_case(c.session, c.case.id, c.actor, c.value("reason"),
-                                          unit_id=c.unit_id, expected_version=c.version),
+                                          unit_id=c.unit_id, expected_version=c.version,
+                                          code=c.value("code"),
+                                          suggested=c.value("suggested") or None),
+    "conclude": lambda c: c.svc.conclude(c.session, c.case.id, c.actor, c.value("note"),
+                                         expected_version=c.version),
+    "cohandle": lambda c: cohandling.add(c.svc, c.session, c.case.id, c.actor, c.value("unit"),
+                                         c.value("task"), expected_version=c.version),
+    "arbitrate": lambda c: arbitration.rule(c.svc, c.session, c.case.id, c.actor,
+                                            c.value("ruling"), c.value("unit") or None,
+                                            c.value("note") or None,
+                                            expected_version=c.version),
     "request_extension": lambda c: c.svc.request_extension(
         c.session, c.case.id, c.actor, c.value("reason"), unit_id=c.unit_id),
     "decide_extension": lambda c: c.svc.decide_extension(

@@ -50,6 +50,7 @@ class Staff:
     unit_name: str | None
     csrf_token: str
     unit_discipline: bool = False  # a discipline body (纪委监委): sees whistleblowers
+    head: bool = False  # 单位负责人: also hears the head's stage of staged warnings
 
     @property
     def role_label(self) -> str:
@@ -61,7 +62,8 @@ def _digest(token: str) -> str:
 
 
 def add_user(session: Session, username: str, password: str, role: str,
-             display_name: str | None = None, unit_code: str | None = None) -> User:
+             display_name: str | None = None, unit_code: str | None = None,
+             head: bool = False) -> User:
     """Create a staff account; unit staff must belong to a unit; the password must
     not be guessable (hub/security/passwords.py)."""
     if role not in ROLES:
@@ -85,7 +87,8 @@ def add_user(session: Session, username: str, password: str, role: str,
     if session.scalar(select(User.id).where(User.username == username)):
         raise AuthError(f"user {username!r} already exists")
     user = User(username=username, display_name=display_name or username,
-                password_hash=_hasher.hash(password), role=role, unit_id=unit_id)
+                password_hash=_hasher.hash(password), role=role, unit_id=unit_id,
+                head=head and role == "unit")
     session.add(user)
     session.flush()
     return user
@@ -94,7 +97,7 @@ def add_user(session: Session, username: str, password: str, role: str,
 def list_users(session: Session) -> list[dict[str, Any]]:
     """Every staff account with its unit's name, oldest first (the admin's user list)."""
     return [{"username": u.username, "display_name": u.display_name, "role": u.role,
-             "unit": name, "active": u.active}
+             "unit": name, "active": u.active, "head": u.head}
             for u, name in session.execute(select(User, Unit.name)
                                            .outerjoin(Unit, Unit.id == User.unit_id)
                                            .order_by(User.id))]
@@ -139,7 +142,8 @@ def load_staff(session: Session, token: str, now: datetime | None = None) -> Sta
         return None
     return Staff(user_id=user.id, username=user.username, display_name=user.display_name,
                  role=user.role, unit_id=user.unit_id, unit_name=unit_name,
-                 csrf_token=web_session.csrf_token, unit_discipline=bool(discipline))
+                 csrf_token=web_session.csrf_token, unit_discipline=bool(discipline),
+                 head=bool(user.head))
 
 
 def end_session(session: Session, token: str) -> None:

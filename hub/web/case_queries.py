@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from hub.lifecycle import cohandling
 from hub.lifecycle.calendar import WorkCalendar
 from hub.lifecycle.states import OPEN_WORK, action_label, state_label
 from hub.models import Appeal, Case, CaseEvent, Rating, Reply, Source, SourceEvent, Unit, utcnow
@@ -63,6 +64,8 @@ def case_detail(session: Session, staff: Staff, case_id: int,
         "location": appeal.location if full else mask_location(appeal.location),
         "received_at": appeal.received_at, "channel": source.title if source else "",
         "unit": unit, "events": events, "replies": replies, "ratings": ratings,
+        "cotasks": [{**t, "task": masked(t["task"]), "answer": masked(t["answer"])}
+                    for t in cohandling.tasks_of_case(session, case.id)],
         "days_left": calendar.workdays_left(now, case.deadline_at)
         if open_work and case.deadline_at else None,
         "merged_into": session.get(Case, case.merged_into_id) if case.merged_into_id else None,

@@ -16,6 +16,7 @@ from hub.lifecycle.service import CaseError, CaseService
 from hub.security.text import parse_id
 from hub.surge.store import surge_for_case
 from hub.web import checked_form, require_staff
+from hub.web.access import can_view
 from hub.web.actions import perform
 from hub.web.auth import Staff
 from hub.web.case_queries import case_detail
@@ -81,12 +82,14 @@ async def case_action(request: web.Request) -> web.StreamResponse:
     case_id = _case_id(request)
     action = str(form.get("action", ""))
 
-    def run() -> None:
+    def run() -> bool:
         with transaction(hub.sessions) as s:
-            perform(svc, s, staff, case_id, action, form)
+            return can_view(staff, perform(svc, s, staff, case_id, action, form))
 
     try:
-        await hub.run(run)
+        still_visible = await hub.run(run)
     except CaseError as exc:
         return await _render_case(request, case_id, error=str(exc), status=exc.status)
+    if not still_visible:  # a unit's return: the case left its list
+        raise web.HTTPSeeOther("/inbox?view=mine&ok=returned")
     raise web.HTTPSeeOther(f"/cases/{case_id}?ok=done")

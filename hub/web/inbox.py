@@ -23,7 +23,15 @@ from hub.web.actions import perform
 from hub.web.auth import Staff
 from hub.web.choices import choices
 from hub.web.contact_views import record as record_views
-from hub.web.inbox_queries import COUNT_CAP, Filters, count_cases, export_rows, list_cases
+from hub.web.inbox_queries import (
+    COUNT_CAP,
+    ROLE_VIEWS,
+    VIEWS,
+    Filters,
+    count_cases,
+    export_rows,
+    list_cases,
+)
 
 routes = web.RouteTableDef()
 
@@ -52,7 +60,9 @@ async def inbox(request: web.Request) -> web.StreamResponse:
     return aiohttp_jinja2.render_template("inbox.html", request, {
         **choices(hub), "filters": filters, "rows": rows, "more": more, "total": total,
         "count_cap": COUNT_CAP, "surges": await surges.banners(request),
-        "bulk": staff.role == "dispatcher"})
+        "bulk": staff.role == "dispatcher",
+        "views": {k: VIEWS[k] for k in ROLE_VIEWS.get(staff.role, VIEWS)},
+        "notice": NOTICES.get(request.query.get("ok", ""))})
 
 
 @routes.get(r"/inbox/export.{fmt:(csv|xlsx)}")
@@ -102,6 +112,10 @@ def _xlsx_bytes(rows: list[dict[str, Any]]) -> bytes:
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+#: what a redirect to the inbox after an action says (?ok=...)
+NOTICES = {"returned": "已保存：已退回，等待分拨中心仲裁；仲裁前工单仍计本单位办理时限"}
 
 
 @routes.post("/inbox/bulk")

@@ -26,6 +26,7 @@ from hub.lifecycle.states import (
     STATES,
     state_label,
 )
+from hub.lifecycle.warnings import share_used
 from hub.models import Appeal, Case, Source, Unit, utcnow
 from hub.privacy import mask_name, mask_phone, mask_text
 from hub.security.text import parse_id
@@ -39,6 +40,15 @@ VIEWS = {
     "late": "临期/超期",
     "supervise": "督办关注",
     "callback": "待回访",
+    "arbitration": "退单仲裁",
+    "approvals": "待审批",
+}
+#: the tabs each role's inbox shows (any view can still be asked for by its name)
+ROLE_VIEWS = {
+    "operator": ("all", "callback"),
+    "dispatcher": ("all", "triage", "arbitration", "late", "supervise"),
+    "unit": ("all", "mine", "late"),
+    "supervisor": ("all", "supervise", "approvals", "late", "arbitration", "triage"),
 }
 SORTS = {"newest": "最新", "deadline": "按期限", "oldest": "最早"}
 FOLLOW_UP_SHOWN = timedelta(days=30)
@@ -139,6 +149,10 @@ def _conditions(staff: Staff, f: Filters, query: Select[Any], joined: bool,
             # 列入计划 whose planned day passed in the last 30 days (no follow-up
             # outcome is recorded yet: the case leaves the view after a month)
             Case.follow_up_at.between(utcnow() - FOLLOW_UP_SHOWN, utcnow())))
+    elif f.view == "approvals":  # extension and pause requests waiting for a supervisor
+        query = query.where(or_(Case.extension_requested, Case.pause_requested))
+    elif f.view == "arbitration":  # returns waiting for a dispatcher's ruling
+        query = query.where(Case.state == "returned")
     elif f.view == "callback":  # the operators' call-back queue (partial index)
         query = query.where(text(f"work_order.{CALLBACK_PENDING_SQL}"))
     if f.state in STATES:
@@ -229,6 +243,7 @@ class Row:
     urgent: bool
     confidence: float | None
     received_at: datetime
+    warned: int | None = None  # % of the allowed time the last staged warning marked
 
 
 def _row(case: Case, title: str, received: datetime, channel: str, unit_name: str | None,
@@ -243,7 +258,8 @@ def _row(case: Case, title: str, received: datetime, channel: str, unit_name: st
                days_left=calendar.workdays_left(now, case.deadline_at)
                if open_work and case.deadline_at else None,
                due_state=case.due_state, urgent=case.urgent, confidence=case.confidence,
-               received_at=received)
+               received_at=received,
+               warned=share_used(case, calendar.warning_stages) if open_work else None)
 
 
 def list_cases(session: Session, staff: Staff, f: Filters, calendar: WorkCalendar,

@@ -51,7 +51,7 @@ async def create_user(request: web.Request) -> web.StreamResponse:
             add_user(s, str(form.get("username", "")).strip()[:60],
                      str(form.get("password", "")), str(form.get("role", "")),
                      str(form.get("display_name", "")).strip()[:60] or None,
-                     str(form.get("unit", "")) or None)
+                     str(form.get("unit", "")) or None, head=form.get("head") == "yes")
 
     try:
         await hub.run(create)
