@@ -55,7 +55,7 @@ def test_a_return_needs_a_known_code_and_for_elsewhere_a_unit(hub: Any) -> None:
     with transaction(hub.sessions) as s:
         for code, suggested, why in (("不想办", None, "类别"), (ELSEWHERE, None, "建议承办单位"),
                                      (ELSEWHERE, JT, "不能是本单位"),
-                                     (ELSEWHERE, "nowhere", "unknown unit")):
+                                     (ELSEWHERE, "nowhere", "没有这个单位")):
             with pytest.raises(CaseError, match=why):
                 svc.return_case(s, case_id, "unit", "不归我们管", code=code, suggested=suggested)
         case = svc.return_case(s, case_id, "unit", "路灯归住建局", code=ELSEWHERE,

@@ -46,7 +46,7 @@ def test_co_tasks_are_checked_answered_once_and_ranked(hub: Any) -> None:
     jt, sw = hub.unit_ids["jiaotong"], hub.unit_ids["shuiwu"]
     with transaction(hub.sessions) as s:
         for unit, task, why in (("zhujian", "协助", "主办单位"), ("jiaotong", " ", "协办事项"),
-                                ("nowhere", "协助", "unknown unit")):
+                                ("nowhere", "协助", "没有这个单位")):
             with pytest.raises(CaseError, match=why):
                 cohandling.add(svc, s, case_id, "d", unit, task)
         # due two working days later: Wed 10-14

@@ -43,13 +43,18 @@ def test_the_buttons_follow_the_state_machine() -> None:
     assert available("unit", case("signed", requested=True)) == [
         "reply", "return", "request_pause"]
     assert available("supervisor", case("signed", requested=True)) == [
-        "assign", "decide_extension", "urge"]
+        "assign", "decide_extension", "cohandle", "urge"]
     assert available("supervisor", case("signed", pause="requested")) == [
-        "assign", "decide_pause", "urge"]
+        "assign", "decide_pause", "cohandle", "urge"]
     # paused: no extension, no second pause; the unit or a supervisor resumes
     assert available("unit", case("signed", pause="paused")) == ["reply", "return", "resume"]
     assert available("supervisor", case("signed", pause="paused")) == [
-        "assign", "resume", "urge"]
+        "assign", "resume", "cohandle", "urge"]
+    # 审核办结 only once a case has been redone twice and escalated (二次督办)
+    redone = SimpleNamespace(state="reopened", escalated=True, reopen_count=2)
+    assert "conclude" in available("supervisor", redone)
+    assert "conclude" not in available("supervisor", SimpleNamespace(
+        state="reopened", escalated=True, reopen_count=1))
     assert available("unit", case("closed")) == [] == available("operator", case("triage"))
     # a returned case is ruled on (退单仲裁), not simply assigned again
     assert available("dispatcher", case("returned")) == ["arbitrate", "merge", "correct"]

@@ -275,7 +275,7 @@ def check_user_add(hub: FreshHub, words: list[str], run: Run) -> None:
     out = run.json()
     assert out["username"] == words[2] and out["role"] == "unit" and out["unit"] == "zhujian"
     again = hub.shell(run.command)
-    assert again.returncode == 2 and "already exists" in again.stderr, again
+    assert again.returncode == 2 and "已存在" in again.stderr, again
 
 
 def check_misconduct(hub: FreshHub, words: list[str], run: Run) -> None:

@@ -25,7 +25,7 @@ from hub.lifecycle.evaluations import ASPECTS, SOURCE_NAME, EvaluationClient, ev
 from hub.lifecycle.service import GRADES, CaseError, CaseService
 from hub.lifecycle.states import state_label
 from hub.lifecycle.timeline import citizen_timeline
-from hub.models import Appeal, Reply, Unit
+from hub.models import Appeal, Rating, Reply, Unit
 from hub.privacy import mask_text
 from hub.security.clients import client_address
 from hub.security.devices import COOKIE as DEVICE_COOKIE
@@ -61,11 +61,14 @@ def _service(request: web.Request) -> CaseService:
     return request.app["case_service"]  # type: ignore[no-any-return]
 
 
-def citizen_view(hub: Hub, number: str, code: str, client: str) -> dict[str, Any]:
+def citizen_view(hub: Hub, number: str, code: str, client: str,
+                 verified: bool = False) -> dict[str, Any]:
     """What a citizen may see with number and code: state, unit, replies; masked.
     Served as JSON here and as the public look-up page (hub/web/public.py); the code
     check is throttled per client and per case number (hub/lifecycle/codes.py). A caller
-    linked to the case carrying their matter (a hot event) follows that case."""
+    linked to the case carrying their matter (a hot event) follows that case.
+    ``verified``: the page after a look-up (hub/web/citizen_session.py) shows a case
+    whose code was just checked, and is not counted again."""
     from hub.lifecycle.linked import carrier_of, may_rate
     from hub.surge.store import surge_notice
 
@@ -92,8 +95,13 @@ def citizen_view(hub: Hub, number: str, code: str, client: str) -> dict[str, Any
                     "surge": surge_notice(s, handling.id),
                     "paused": {"since": handling.paused_at, "reason": handling.pause_kind}
                     if handling.paused_at else None,
-                    "timeline": citizen_timeline(s, handling, tz)}
+                    "timeline": citizen_timeline(s, handling, tz),
+                    "ratings": [{"round": r.round, "grade": r.grade, "solved": r.solved,
+                                 "at": r.at} for r in s.scalars(
+                        select(Rating).where(Rating.case_id == case.id).order_by(Rating.id))]}
 
+    if verified:  # a cookie the hub signed after this code passed its check
+        return load()
     return codes.checked(hub.sessions, hub.settings.secret_key, number, client, load)
 
 

@@ -126,6 +126,15 @@ class CitizenStep(Answer):
     text: str
 
 
+class CitizenRating(Answer):
+    """A rating the citizen gave (评价), shown back to them."""
+
+    round: int = Field(description="0 for the first reply, 1 after one 重办, ...")
+    grade: str
+    solved: bool | None = Field(description="是否解决, when asked")
+    at: IsoDateTime
+
+
 class CitizenCase(Answer):
     """What a citizen sees with the case number and query code; personal data masked."""
 
@@ -143,6 +152,8 @@ class CitizenCase(Answer):
         description="the handling unit's clock is paused (挂起): since when and why")
     timeline: list[CitizenStep] = Field(
         description="the loop so far in plain Chinese, oldest first (no staff notes)")
+    ratings: list[CitizenRating] = Field(
+        description="this citizen's own ratings of the replies, oldest first")
 
 
 class RatingAnswer(Answer):

@@ -49,7 +49,7 @@ def return_case(svc: CaseService, session: Session, case_id: int, actor: str, re
     from hub.lifecycle.service import CaseError
 
     if not reason or not reason.strip():
-        raise CaseError("a return needs a reason (退回原因)")
+        raise CaseError("退回须写明原因")
     if code is not None and code not in RETURN_CODES:
         raise CaseError("退回原因类别须为：" + "、".join(RETURN_CODES))
     if code in ELSEWHERE and not suggested:

@@ -50,7 +50,7 @@ def record(svc: CaseService, session: Session, case_id: int, actor: str, reached
     now = now or utcnow()
     case = svc.load(session, case_id)
     if case.callback_state != PENDING:
-        raise Conflict("this case has no call-back waiting (无待回访)")
+        raise Conflict("这件工单没有待回访")
     if reached not in REACHED_CHOICES:
         raise CaseError("请选择回访结果：接通或未接通")
     note = (note or "").strip()[:500] or None

@@ -111,7 +111,7 @@ def evaluate_unit(session: Session, svc: CaseService, source_id: int, unit_code:
     unit = session.scalar(select(Unit).where(Unit.code == unit_code, Unit.active,
                                              Unit.kind != "city"))
     if unit is None:
-        raise CaseError(f"no unit {unit_code!r}")
+        raise CaseError("没有这个单位")
     for key, label in ASPECTS.items():
         if grades.get(key) not in GRADES:
             raise CaseError(f"请为“{label}”选择 满意 / 基本满意 / 不满意")

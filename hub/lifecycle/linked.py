@@ -106,8 +106,8 @@ def rate_as_linked(session: Session, case: Case, grade: str, comment: str | None
     if carrier.id == case.id or not may_rate(session, case, carrier):
         if session.scalar(select(Rating.id).where(Rating.case_id == case.id,
                                                   Rating.round == carrier.reopen_count)):
-            raise Conflict("this reply has already been rated")
-        raise Conflict("this case has no reply waiting for a rating")
+            raise Conflict("这次答复已经评价过了")
+        raise Conflict("这件工单目前没有待评价的答复")
     session.add(Rating(case_id=case.id, unit_id=carrier.unit_id, round=carrier.reopen_count,
                        grade=grade, comment=(comment or "").strip()[:2000] or None,
                        channel=channel, at=now, solved=solved))

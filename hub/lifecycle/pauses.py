@@ -44,15 +44,15 @@ def request(svc: CaseService, session: Session, case_id: int, actor: str, kind: 
     from hub.lifecycle.service import CaseError, Conflict
 
     if kind not in PAUSE_KINDS:
-        raise CaseError("choose the kind of reason (挂起原因类别)")
+        raise CaseError("请选择挂起原因类别")
     if not reason.strip():
-        raise CaseError("a pause request needs a reason (挂起理由)")
+        raise CaseError("申请挂起须写明理由")
     case = svc.load(session, case_id)
     svc._own(case, unit_id)
     if case.pause_requested:
-        raise Conflict("a pause request is already waiting for a decision")
+        raise Conflict("已有挂起申请等待审批")
     if is_paused(case):
-        raise CaseError("the case's clock is already paused (已挂起)")
+        raise CaseError("工单已经挂起")
     return svc._move(session, case, "request_pause", actor, note=f"{kind}：{reason.strip()}",
                      now=now, pause_requested=True, pause_kind=kind)
 
@@ -65,7 +65,7 @@ def decide(svc: CaseService, session: Session, case_id: int, actor: str, grant: 
     now = now or utcnow()
     case = svc.load(session, case_id)
     if not case.pause_requested:
-        raise CaseError("no pause request is waiting on this case")
+        raise CaseError("这件工单没有待审批的挂起申请")
     if not grant:
         return svc._move(session, case, "refuse_pause", actor, note=note, now=now,
                          pause_requested=False, pause_kind=None)
@@ -86,7 +86,7 @@ def resume(svc: CaseService, session: Session, case_id: int, actor: str,
     case = svc.load(session, case_id)
     svc._own(case, unit_id)
     if not is_paused(case):
-        raise CaseError("the case's clock is not paused")
+        raise CaseError("工单没有挂起，无需恢复计时")
     deadline = svc.calendar.add_working_time(now, case.pause_left_days or 0.0)
     return svc._move(session, case, "resume", actor, note=note, now=now,
                      deadline_at=deadline, due_state="ok", **_ended(svc, case, now))

@@ -9,17 +9,16 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from classifiers.decision import RouteDecision
-from hub import topics
 from hub.config import CityConfig
 from hub.lifecycle import callbacks, pauses, warnings
 from hub.lifecycle.calendar import WorkCalendar
 from hub.lifecycle.resolutions import Resolution
 from hub.lifecycle.states import GRADES, OPEN_WORK, IllegalTransition, target_of
-from hub.models import Appeal, Case, CaseEvent, Rating, Reply, RoutingLabel, Unit, utcnow
+from hub.models import Appeal, Case, CaseEvent, Rating, Reply, RoutingLabel, utcnow
 
 CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 
@@ -58,11 +57,12 @@ class CaseService:
         self.config = config
         self.calendar = WorkCalendar(config.deadlines)
         self.unit_ids = unit_ids
+        self.unit_names = {u.code: u.name for u in config.units}
 
     # -- helpers ---------------------------------------------------------------------------
     def _unit_id(self, code: str) -> int:
         if code not in self.unit_ids:
-            raise CaseError(f"unknown unit {code!r}")
+            raise CaseError(f"没有这个单位：{code}")
         return self.unit_ids[code]
 
     def deadline(self, start: datetime, kind: str, category: str | None = None) -> datetime:
@@ -72,7 +72,7 @@ class CaseService:
         days = norm.reply_days if kind == "normal" and norm and norm.reply_days else \
             self.config.deadlines.reply_days.get(kind)
         if days is None:
-            raise CaseError(f"no deadline configured for {kind!r}")
+            raise CaseError(f"没有配置“{kind}”的办理期限（deadlines.toml）")
         return self.calendar.add_workdays(start, days)
 
     def sign_deadline(self, start: datetime, category: str | None = None) -> datetime:
@@ -87,7 +87,7 @@ class CaseService:
     def load(session: Session, case_id: int) -> Case:
         case = session.get(Case, case_id)
         if case is None:
-            raise NotFound(f"no case {case_id}")
+            raise NotFound("找不到这件工单")
         return case
 
     def _move(self, session: Session, case: Case, action: str, actor: str,
@@ -99,7 +99,7 @@ class CaseService:
         the event names ``event_unit``, else the case's unit after the move."""
         now = now or utcnow()
         if expected_version is not None and expected_version != case.version:
-            raise Conflict("the case changed since you opened it; reload and try again")
+            raise Conflict("工单在您打开后已有变化，请刷新页面后重试")
         to_state = target_of(action, case.state)
         values = {**changes, "state": to_state, "updated_at": now, "version": case.version + 1}
         pauses.on_move(self, case, to_state, values, now)
@@ -108,7 +108,7 @@ class CaseService:
             update(Case).where(Case.id == case.id, Case.version == case.version).values(**values)
             .execution_options(synchronize_session=False))
         if result.rowcount != 1:  # type: ignore[attr-defined]
-            raise Conflict("someone else changed this case at the same time; reload")
+            raise Conflict("有人同时修改了这件工单，请刷新页面后重试")
         session.add(CaseEvent(case_id=case.id, at=now, actor=actor, action=action,
                               from_state=case.state, to_state=to_state,
                               unit_id=event_unit or values.get("unit_id") or case.unit_id,
@@ -136,72 +136,10 @@ class CaseService:
     def open_cases(self, session: Session, batch: list[tuple[Any, RouteDecision]],
                    actor: str = "router", now: datetime | None = None,
                    deadline_kind: str | None = None) -> list[int]:
-        """受理 in bulk: each case and its events (受理, then 交办 or 转人工分拨) written
-        with two multi-row INSERTs, however many cases the batch holds.
+        """受理 in bulk (hub/lifecycle/opening.py); returns the case ids in batch order."""
+        from hub.lifecycle.opening import open_cases
 
-        ``batch`` holds (appeal, decision); an appeal needs ``id``, ``received_at`` and
-        ``raw``. Returns the case ids in batch order.
-        """
-        if not batch:
-            return []
-        now = now or utcnow()
-        limits: dict[str | None, tuple[datetime, datetime, dict[str, Any]]] = {}
-        rows, plans = [], []
-        paused = set(session.scalars(select(Unit.code).where(Unit.auto_assign_paused)))
-        for appeal, d in batch:
-            held = d.unit_code in paused  # an admin paused automatic dispatch to it
-            auto = bool(not d.needs_triage and d.unit_code and d.unit_code in self.unit_ids
-                        and not held)
-            if d.category not in limits:  # the deadlines of the decision's category
-                due = self.deadline(now, deadline_kind or "normal", d.category)
-                limits[d.category] = (due, self.sign_deadline(now, d.category),
-                                      warnings.clock(self, due, now))
-            deadline, sign_by, clock = limits[d.category]
-            rows.append({
-                "number": case_number(appeal, self.calendar.tz), "appeal_id": appeal.id,
-                "state": "assigned" if auto else "triage", "category": d.category,
-                "unit_id": self.unit_ids[d.unit_code] if auto else None,
-                "county_code": d.county_code, "confidence": d.confidence,
-                "suggestions": d.suggestions, "urgent": d.urgent,
-                "urgent_terms": list(d.urgent_terms), "hide_identity": d.hide_identity,
-                "accused_units": list(d.accused) or None,
-                "difficulty": "normal", "deadline_at": deadline if auto else None,
-                "due_state": "ok", "urge_count": 0, "escalated": False,
-                "query_code": _given_code(appeal), "reopen_count": 0, "return_count": 0,
-                "extension_requested": False, "created_at": now, "updated_at": now,
-                "assigned_at": now if auto else None, "version": 2,
-                **(clock if auto else warnings.clock(self, None, now))})
-            plans.append((auto, held, appeal, d, deadline, sign_by))
-        table = Case.__table__
-        ids = list(session.scalars(  # Core insert: no per-row ORM work
-            insert(table).returning(table.c.id, sort_by_parameter_order=True),  # type: ignore[attr-defined]
-            rows))
-        events = []
-        for case_id, (auto, held, appeal, d, deadline, sign_by) in zip(ids, plans,
-                                                                       strict=True):
-            events.append({"case_id": case_id, "at": now, "actor": actor, "action": "receive",
-                           "from_state": None, "to_state": "received", "unit_id": None,
-                           "note": f"渠道诉求 #{appeal.id}" + (f"; 规则 {d.rule}" if d.rule
-                                                             else ""),
-                           "deadline_at": None, "sign_deadline_at": None})
-            if auto:
-                events.append({"case_id": case_id, "at": now, "actor": actor,
-                               "action": "assign", "from_state": "received",
-                               "to_state": "assigned", "unit_id": self.unit_ids[d.unit_code],
-                               "note": f"自动派单 置信度 {d.confidence:.2f}" if d.rule is None
-                               else f"按规则 {d.rule} 交办",
-                               "deadline_at": deadline, "sign_deadline_at": sign_by})
-            else:
-                events.append({"case_id": case_id, "at": now, "actor": actor,
-                               "action": "triage", "from_state": "received",
-                               "to_state": "triage", "unit_id": None,
-                               "note": _suggestion_note(d, held),
-                               "deadline_at": None, "sign_deadline_at": None})
-        session.execute(insert(CaseEvent.__table__), events)  # type: ignore[arg-type]
-        # every opened appeal gets its hot-issue topic from the topic job (hub/topics.py),
-        # except a whistleblower's report: hot issues are published, with their titles
-        topics.enqueue(session, [appeal.id for appeal, d in batch if not d.hide_identity])
-        return ids
+        return open_cases(self, session, batch, actor, now, deadline_kind)
 
     # -- dispatch --------------------------------------------------------------------------
     def assign(self, session: Session, case_id: int, unit_code: str, actor: str,
@@ -216,7 +154,7 @@ class CaseService:
         now = now or utcnow()
         case = self.load(session, case_id)
         if difficulty not in ("normal", "hard"):
-            raise CaseError("difficulty must be normal or hard")
+            raise CaseError("难度须为一般件或疑难件")
         if case.hide_identity:
             from hub.whistleblower import AssignmentRefused, check_assignment
 
@@ -235,7 +173,7 @@ class CaseService:
             "extension_requested": False}
         if category:
             changes["category"] = category
-        return self._move(session, case, action, actor, note=note or unit_code,
+        return self._move(session, case, action, actor, note=note,
                           expected_version=expected_version, now=now,
                           sign_by=self.sign_deadline(now, category or case.category),
                           **changes)
@@ -252,6 +190,8 @@ class CaseService:
                      expected_version: int | None = None) -> Case:
         """更正分类: the dispatcher fixes the category without moving the case."""
         case = self.load(session, case_id)
+        if category == case.category:  # nothing to correct: no event that says nothing
+            raise CaseError(f"分类已经是“{category}”，没有变化")
         return self._move(session, case, "correct", actor,
                           note=f"分类: {case.category or '-'} → {category}",
                           expected_version=expected_version, category=category)
@@ -260,10 +200,10 @@ class CaseService:
               expected_version: int | None = None, now: datetime | None = None) -> Case:
         """合并: a duplicate follows the case it repeats."""
         if case_id == into_id:
-            raise CaseError("a case cannot be merged into itself")
+            raise CaseError("工单不能合并到它自己")
         target = self.load(session, into_id)
         if target.state == "merged":
-            raise CaseError("merge into the original case, not into another duplicate")
+            raise CaseError("请合并到原始工单，不要合并到另一件重复件")
         case = self.load(session, case_id)
         moved = self._move(session, case, "merge", actor, note=f"并入 {target.number}",
                            expected_version=expected_version, merged_into_id=into_id, now=now)
@@ -276,7 +216,7 @@ class CaseService:
     # -- unit work -------------------------------------------------------------------------
     def _own(self, case: Case, unit_id: int | None) -> None:
         if unit_id is not None and case.unit_id != unit_id:
-            raise Forbidden("this case is not assigned to your unit")
+            raise Forbidden("这件工单不是交给本单位办理的")
 
     def sign(self, session: Session, case_id: int, actor: str, unit_id: int | None = None,
              expected_version: int | None = None, now: datetime | None = None) -> Case:
@@ -299,11 +239,11 @@ class CaseService:
     def request_extension(self, session: Session, case_id: int, actor: str, reason: str,
                           unit_id: int | None = None, now: datetime | None = None) -> Case:
         if not reason.strip():
-            raise CaseError("an extension request needs a reason (延期理由)")
+            raise CaseError("申请延期须写明理由")
         case = self.load(session, case_id)
         self._own(case, unit_id)
         if case.extension_requested:
-            raise Conflict("an extension request is already waiting for a decision")
+            raise Conflict("已有延期申请等待审批")
         return self._move(session, case, "request_extension", actor, note=reason.strip(),
                           now=now, extension_requested=True)
 
@@ -312,7 +252,7 @@ class CaseService:
         now = now or utcnow()
         case = self.load(session, case_id)
         if not case.extension_requested:
-            raise CaseError("no extension request is waiting on this case")
+            raise CaseError("这件工单没有待审批的延期申请")
         if not grant:
             return self._move(session, case, "refuse_extension", actor, note=note, now=now,
                               extension_requested=False)
@@ -345,7 +285,7 @@ class CaseService:
         follow-up date)."""
         now = now or utcnow()
         if not body or len(body.strip()) < 5:
-            raise CaseError("the reply is empty or too short")
+            raise CaseError("答复内容为空或太短（至少5个字）")
         case = self.load(session, case_id)
         self._own(case, unit_id)
         ending = f"【{resolution.code}】" if resolution else ""
@@ -389,7 +329,7 @@ class CaseService:
         and twice goes to a supervisor."""
         now = now or utcnow()
         if grade not in GRADES:
-            raise CaseError(f"grade must be one of {', '.join(GRADES)}")
+            raise CaseError("评价须为：" + "、".join(GRADES))
         case = self.find_for_citizen(session, number, code)
         if case.state == "merged":  # a linked caller rates the reply of the carrying case
             from hub.lifecycle.linked import rate_as_linked
@@ -403,13 +343,13 @@ class CaseService:
         """One rating of the current reply, however it came (web, API, an operator's
         回访): 满意/基本满意 and not 未解决 closes, else 重办."""
         if grade not in GRADES:
-            raise CaseError(f"grade must be one of {', '.join(GRADES)}")
+            raise CaseError("评价须为：" + "、".join(GRADES))
         if case.state != "replied":
-            raise Conflict("this case has no reply waiting for a rating")
+            raise Conflict("这件工单目前没有待评价的答复")
         exists = session.scalar(select(Rating.id).where(Rating.case_id == case.id,
                                                         Rating.round == case.reopen_count))
         if exists:
-            raise Conflict("this reply has already been rated")
+            raise Conflict("这次答复已经评价过了")
         session.add(Rating(case_id=case.id, unit_id=case.unit_id, round=case.reopen_count,
                            grade=grade, comment=(comment or "").strip()[:2000] or None,
                            channel=channel, at=now, solved=solved))
@@ -447,25 +387,8 @@ class CaseService:
                           expected_version=expected_version, now=now, closed_at=now or utcnow())
 
 
-def _given_code(appeal: Appeal) -> str:
-    """The code told to the citizen at intake (web form, hotline desk), else a new one."""
-    code = (appeal.raw or {}).get("query_code") if isinstance(appeal.raw, dict) else None
-    if isinstance(code, str) and len(code) == 6 and set(code) <= set(CODE_ALPHABET):
-        return code
-    return new_query_code()
-
-
 def _text(appeal: Appeal | None) -> str:
     return "" if appeal is None else f"{appeal.title}\n{appeal.body}"
-
-
-def _suggestion_note(decision: RouteDecision, paused: bool = False) -> str:
-    if not decision.suggestions:
-        return "待人工分拨"
-    tops = ", ".join(f"{s.get('category')}→{s.get('unit')} {s.get('p', 0):.2f}"
-                     for s in decision.suggestions[:3])
-    why = f"{decision.unit_code} 已暂停自动派单" if paused else "置信度不足"
-    return f"{why}, 建议: {tops}"
 
 
 __all__ = ["CaseService", "RouteDecision", "CaseError", "Conflict", "NotFound", "Forbidden",

@@ -47,6 +47,14 @@ ACTION_LABELS = {
 }
 
 
+#: who did a step, when it was not a person: what the case history says
+SYSTEM_ACTORS = {
+    "router": "智能分拨", "dedupe": "重复件合并", "citizen": "群众", "qr-evaluation": "扫码评议",
+    "retention": "到期清除", "system:deadline-check": "期限检查",
+    "system:staged-warnings": "分级预警",
+}
+
+
 def state_label(state: str | None) -> str:
     """A state's Chinese label: the one lookup every page, export and API uses
     (tests/test_declarations.py checks every state has one)."""
@@ -98,9 +106,8 @@ class IllegalTransition(ValueError):
 
     def __init__(self, action: str, state: str) -> None:
         self.action, self.state = action, state
-        super().__init__(f"cannot {action} a case that is {state} "
-                         f"({ACTION_LABELS.get(action, action)} 不适用于"
-                         f"{STATE_LABELS.get(state, state)}的工单)")
+        super().__init__(f"“{ACTION_LABELS.get(action, action)}”不适用于"
+                         f"{STATE_LABELS.get(state, state)}的工单")
 
 
 def target_of(action: str, state: str) -> str:

@@ -92,7 +92,7 @@ def surge_detail(session: Session, surge_id: int, see_contact: bool,
     """The surge, one page of its callers (newest first) and how they rated."""
     cards = _cards(session, select(Surge).where(Surge.id == surge_id))
     if not cards:
-        raise NotFound(f"no surge {surge_id}")
+        raise NotFound("找不到这个热点事件")
     card = cards[0]
     cluster_id = session.scalar(select(Surge.cluster_id).where(Surge.id == surge_id))
     page = max(1, page)
@@ -121,7 +121,7 @@ def surge_detail(session: Session, surge_id: int, see_contact: bool,
 def _load(session: Session, surge_id: int, expected_version: int | None) -> Surge:
     surge = session.get(Surge, surge_id)
     if surge is None:
-        raise NotFound(f"no surge {surge_id}")
+        raise NotFound("找不到这个热点事件")
     if expected_version is not None and expected_version != surge.version:
         raise Conflict("该热点事件已被他人修改，请刷新后再试")
     return surge

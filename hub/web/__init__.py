@@ -54,6 +54,9 @@ def setup_web(app: web.Application) -> None:
                                context_processors=[_context])
     env.filters["dt"] = _format_time
     env.globals["urlencode"] = urlencode
+    from hub.web.errors import page_errors
+
+    app.middlewares.append(page_errors)  # inside the context processors: pages render
     app.add_routes(staff.routes)
     app.add_routes(inbox.routes)
     app.add_routes(cases.routes)
@@ -85,7 +88,10 @@ def _format_time(context: Any, value: datetime | None, fmt: str = "%Y-%m-%d %H:%
         return ""
     from zoneinfo import ZoneInfo
 
-    return value.astimezone(ZoneInfo(context.get("city_tz") or "UTC")).strftime(fmt)
+    local = value.astimezone(ZoneInfo(context.get("city_tz") or "UTC"))
+    if fmt == "cn":  # citizens' pages: 2026年12月7日 14:30
+        return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
+    return local.strftime(fmt)
 
 
 @web.middleware

@@ -37,12 +37,13 @@ def require_view(staff: Staff, case: Case) -> None:
     if not can_view(staff, case):
         # the same answer as for a case that does not exist: ids are not confirmed
         from hub.lifecycle.service import NotFound
-        raise NotFound(f"no case {case.id}")
+        raise NotFound("找不到这件工单")
 
 
 def require_action(staff: Staff, action: str) -> None:
     if staff.role not in ACTIONS.get(action, ()):
-        raise Forbidden(f"your role may not {action}")
+        declared = STAFF_ACTIONS.get(action)
+        raise Forbidden(f"您的角色不能执行“{declared.label if declared else action}”")
 
 
 def _attr(case: Any, name: str) -> Any:

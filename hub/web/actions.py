@@ -30,7 +30,7 @@ def _version(params: Mapping[str, Any]) -> int | None:
     try:
         return int(raw)
     except (TypeError, ValueError):
-        raise CaseError("version must be a number") from None
+        raise CaseError("版本号须为数字，请刷新页面后重试") from None
 
 
 class _Input:
@@ -46,17 +46,24 @@ class _Input:
         value = self.params.get(name) or ""
         if declared.kind == "bool":
             return "yes" if str(value).lower() in ("1", "true", "yes", "grant") else ""
+        said = declared.label or FIELD_NAMES.get(name, name)
         if not isinstance(value, str):
-            raise CaseError(f"{name} must be text")
+            raise CaseError(f"“{said}”须为文字")
         if len(value) > declared.limit:
-            raise CaseError(f"{name} is longer than {declared.limit} characters")
+            raise CaseError(f"“{said}”最多 {declared.limit} 个字")
         value = value.strip()
         if declared.required and not value:
-            raise CaseError(_MISSING.get(name, f"{name} is required"))
+            raise CaseError(_MISSING.get(name, f"请填写“{said}”"))
         return value
 
 
-_MISSING = {"unit": "choose a unit (承办单位)", "category": "choose a category",
+#: fields whose declaration carries no label (their own forms label them)
+FIELD_NAMES = {"unit": "承办单位", "category": "分类", "difficulty": "难度", "note": "意见",
+               "override_reason": "改派理由", "into": "并入工单编号", "body": "答复内容",
+               "reason": "理由", "grant": "审批结果"}
+
+
+_MISSING = {"unit": "请选择承办单位", "category": "请选择分类",
             "resolution": "请选择办理结果（" + "、".join(resolutions.RESOLUTIONS) + "）",
             "kind": "请选择挂起原因类别", "code": "请选择退回原因类别", "task": "请写明协办事项",
             "note": "请写明理由",
@@ -125,7 +132,7 @@ def _merge(c: _Call) -> Case:
     number = c.value("into")
     target = c.session.scalar(select(Case).where(Case.number == number))
     if target is None or target.id is None:
-        raise CaseError(f"no case numbered {number!r}")
+        raise CaseError(f"没有编号为 {number} 的工单")
     assert c.case.id is not None
     return c.svc.merge(c.session, c.case.id, target.id, c.actor, expected_version=c.version)
 

@@ -67,7 +67,7 @@ def add_user(session: Session, username: str, password: str, role: str,
     """Create a staff account; unit staff must belong to a unit; the password must
     not be guessable (hub/security/passwords.py)."""
     if role not in ROLES:
-        raise AuthError(f"role must be one of {', '.join(ROLES)}")
+        raise AuthError("角色须为：" + "、".join(f"{k}（{v}）" for k, v in ROLES.items()))
     if not username or len(username) > 60 or not set(username) <= USERNAME_CHARS:
         raise AuthError("用户名只能由小写字母、数字和 . _ - 组成，最多 60 个字符")
     if unstorable(password):
@@ -80,12 +80,12 @@ def add_user(session: Session, username: str, password: str, role: str,
     unit_id = None
     if role == "unit" or unit_code:
         if not unit_code:
-            raise AuthError("unit staff need --unit CODE")
+            raise AuthError("承办单位的账号须指定所属单位（--unit CODE）")
         unit_id = session.scalar(select(Unit.id).where(Unit.code == unit_code))
         if unit_id is None:
-            raise AuthError(f"no unit with code {unit_code!r}")
+            raise AuthError(f"没有编码为 {unit_code!r} 的单位")
     if session.scalar(select(User.id).where(User.username == username)):
-        raise AuthError(f"user {username!r} already exists")
+        raise AuthError(f"用户名 {username!r} 已存在")
     user = User(username=username, display_name=display_name or username,
                 password_hash=_hasher.hash(password), role=role, unit_id=unit_id,
                 head=head and role == "unit")

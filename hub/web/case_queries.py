@@ -11,8 +11,19 @@ from sqlalchemy.orm import Session
 
 from hub.lifecycle import cohandling
 from hub.lifecycle.calendar import WorkCalendar
-from hub.lifecycle.states import OPEN_WORK, action_label, state_label
-from hub.models import Appeal, Case, CaseEvent, Rating, Reply, Source, SourceEvent, Unit, utcnow
+from hub.lifecycle.states import OPEN_WORK, SYSTEM_ACTORS, action_label, state_label
+from hub.models import (
+    Appeal,
+    Case,
+    CaseEvent,
+    Rating,
+    Reply,
+    Source,
+    SourceEvent,
+    Unit,
+    User,
+    utcnow,
+)
 from hub.privacy import mask_location, mask_name, mask_phone, mask_text
 from hub.web.access import may_see_contact, require_view
 from hub.web.auth import Staff
@@ -36,13 +47,16 @@ def case_detail(session: Session, staff: Staff, case_id: int,
     def masked(value: str | None) -> str | None:
         return value if full or not value else mask_text(value, known)
 
-    events = [{"at": e.at, "actor": e.actor, "action": action_label(e.action),
+    rows = list(session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id)
+                                .order_by(CaseEvent.id)))
+    who = _actors(session, {e.actor for e in rows}, units)
+    events = [{"at": e.at, "actor": who.get(e.actor, e.actor),
+               "action": action_label(e.action),
                "from": state_label(e.from_state),
                "to": state_label(e.to_state),
                "unit": units.get(e.unit_id) if e.unit_id else None,
                "note": masked(e.note) or ""}
-              for e in session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id)
-                                       .order_by(CaseEvent.id))]
+              for e in rows]
     replies = [{"at": r.at, "author": r.author, "body": masked(r.body),
                 "unit": units.get(r.unit_id), "resolution": r.resolution,
                 "planned_on": r.planned_on, "resolution_note": masked(r.resolution_note)}
@@ -85,3 +99,27 @@ def _channel_reply(session: Session, appeal: Appeal) -> tuple[str, datetime | No
         SourceEvent.appeal_id == appeal.id, SourceEvent.action == "upstream_update"))
     return text_ or "", updated
 
+
+
+def _actors(session: Session, actors: set[str], units: dict[int, str]) -> dict[str, str]:
+    """The case history's "who": a person's name with role and unit ("role:username"
+    as stored), a system step by what it is (SYSTEM_ACTORS), never an internal name."""
+    from hub.web.auth import ROLES
+
+    names = {a.split(":", 1)[1] for a in actors if ":" in a and not a.startswith("system:")}
+    people = {u.username: u for u in session.scalars(
+        select(User).where(User.username.in_(names)))} if names else {}
+    out: dict[str, str] = {}
+    for actor in actors:
+        if actor in SYSTEM_ACTORS:
+            out[actor] = SYSTEM_ACTORS[actor]
+            continue
+        role, _, username = actor.partition(":")
+        person = people.get(username)
+        label = ROLES.get(role, "工作人员")
+        if person is None:  # an account since removed, or a service call
+            out[actor] = label
+            continue
+        unit = units.get(person.unit_id) if person.unit_id else None
+        out[actor] = f"{person.display_name}（{label}{' · ' + unit if unit else ''}）"
+    return out

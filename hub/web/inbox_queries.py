@@ -128,13 +128,12 @@ class TextSearch:
     floor: int = 0
 
 
-def _conditions(staff: Staff, f: Filters, query: Select[Any], joined: bool,
-                text_search: TextSearch | None = None) -> Select[Any]:
-    """The filters as WHERE clauses; ``joined`` says whether Appeal, Source and Unit are
-    already in the query (the page) or must be joined only when a filter needs them
-    (the count, which should touch as little as possible)."""
-    query = scoped(query, staff)
-    if f.view == "triage":
+def _view(query: Select[Any], f: Filters) -> Select[Any]:
+    """The tab's condition."""
+    if f.view == "all" and f.state != "merged":
+        # merged duplicates follow the case that carries them: listed on request only
+        query = query.where(Case.state != "merged")
+    elif f.view == "triage":
         query = query.where(Case.state.in_(AWAITING_DISPATCH))
     elif f.view == "mine":
         query = query.where(OPEN_WORK_CLAUSE)
@@ -155,6 +154,17 @@ def _conditions(staff: Staff, f: Filters, query: Select[Any], joined: bool,
         query = query.where(Case.state == "returned")
     elif f.view == "callback":  # the operators' call-back queue (partial index)
         query = query.where(text(f"work_order.{CALLBACK_PENDING_SQL}"))
+    return query
+
+
+def _conditions(staff: Staff, f: Filters, query: Select[Any], joined: bool,
+                text_search: TextSearch | None = None) -> Select[Any]:
+    """The filters as WHERE clauses; ``joined`` says whether Appeal, Source and Unit are
+    already in the query (the page) or must be joined only when a filter needs them
+    (the count, which should touch as little as possible)."""
+    query = scoped(query, staff)
+    if not f.q.strip():  # a search looks through every case the role may see
+        query = _view(query, f)
     if f.state in STATES:
         query = query.where(Case.state == f.state)
     if f.due in ("ok", "due_soon", "overdue"):

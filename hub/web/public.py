@@ -24,7 +24,7 @@ from hub.security.devices import COOKIE as DEVICE_COOKIE
 from hub.security.devices import verified_device
 from hub.security.headers import cacheable
 from hub.security.text import clean_line
-from hub.web import checked_form
+from hub.web import checked_form, citizen_session
 
 routes = web.RouteTableDef()
 
@@ -56,7 +56,18 @@ async def submit(request: web.Request) -> web.StreamResponse:
     except ItemError as exc:
         return aiohttp_jinja2.render_template("public/submit.html", request, {
             "form": fields, "error": f"提交失败：{exc.message}"}, status=422)
-    return aiohttp_jinja2.render_template("public/submitted.html", request, receipt)
+    # post/redirect/get: reloading the receipt never files the appeal again
+    return citizen_session.redirect(request, "/submit/done", citizen_session.RECEIPT,
+                                    receipt["number"], receipt["code"])
+
+
+@routes.get("/submit/done")
+async def submitted(request: web.Request) -> web.StreamResponse:
+    kept = citizen_session.recall(request, citizen_session.RECEIPT)
+    if kept is None:  # expired or never set: the look-up asks for number and code
+        raise web.HTTPSeeOther("/lookup")
+    return aiohttp_jinja2.render_template("public/submitted.html", request, {
+        "number": kept[0], "code": kept[1]})
 
 
 @routes.get("/lookup")
@@ -67,10 +78,11 @@ async def lookup_page(request: web.Request) -> dict[str, Any]:
 
 async def _show_case(request: web.Request, number: str, code: str,
                      notice: str | None = None, error: str | None = None,
-                     status: int = 200) -> web.StreamResponse:
+                     status: int = 200, verified: bool = False) -> web.StreamResponse:
     hub = _hub(request)
     try:
-        view = await hub.run(citizen_view, hub, number, code, client_address(request))
+        view = await hub.run(citizen_view, hub, number, code, client_address(request),
+                             verified)
     except CodeLocked as exc:
         response = aiohttp_jinja2.render_template("public/lookup.html", request, {
             "number": number, "error": str(exc)}, status=429)
@@ -88,8 +100,26 @@ async def _show_case(request: web.Request, number: str, code: str,
 @routes.post("/lookup")
 async def lookup(request: web.Request) -> web.StreamResponse:
     form = await checked_form(request)
-    return await _show_case(request, str(form.get("number", ""))[:24],
-                            str(form.get("code", ""))[:12])
+    number, code = str(form.get("number", "")).strip()[:24], str(form.get("code", "")).strip()[:12]
+    shown = await _show_case(request, number, code)
+    if shown.status != 200:  # a wrong code or a limit: said on the form itself
+        return shown
+    return citizen_session.redirect(request, "/lookup/case", citizen_session.CASE, number,
+                                    code.upper())
+
+
+LOOKUP_NOTICES = {"rated": "感谢评价。",
+                  "reopened": "感谢评价。您不满意的答复已退回承办单位重新办理。"}
+
+
+@routes.get("/lookup/case")
+async def looked_up(request: web.Request) -> web.StreamResponse:
+    """The case a citizen looked up or rated (post/redirect/get: reloading is safe)."""
+    kept = citizen_session.recall(request, citizen_session.CASE)
+    if kept is None:
+        raise web.HTTPSeeOther("/lookup")
+    return await _show_case(request, *kept, notice=LOOKUP_NOTICES.get(request.query.get("ok", "")),
+                            verified=True)
 
 
 @routes.post("/lookup/rate")
@@ -110,8 +140,9 @@ async def rate(request: web.Request) -> web.StreamResponse:
         return response
     except CaseError as exc:
         return await _show_case(request, number, code, error=str(exc), status=exc.status)
-    notice = "感谢评价。" + ("您不满意的答复已退回承办单位重新办理。" if grade == "不满意" else "")
-    return await _show_case(request, number, code, notice=notice)
+    done = "reopened" if grade == "不满意" or solved is False else "rated"
+    return citizen_session.redirect(request, f"/lookup/case?ok={done}", citizen_session.CASE,
+                                    number.strip(), code.strip().upper())
 
 
 # -- unit evaluations (扫码评议) ---------------------------------------------------------
@@ -171,11 +202,23 @@ async def evaluate(request: web.Request) -> web.StreamResponse:
     except CaseError as exc:
         return aiohttp_jinja2.render_template("public/evaluate.html", request, {
             **context, "error": str(exc)}, status=exc.status)
-    response = aiohttp_jinja2.render_template("public/evaluate.html", request, {
-        **context, "done": True, "number": result.case_number, "code": result.query_code})
+    # post/redirect/get: reloading the thanks never evaluates again
+    response = citizen_session.redirect(
+        request, f"/evaluate/{unit['code']}/done", citizen_session.RECEIPT,
+        result.case_number or "-", result.query_code or "-")
     if device is None:
         set_device_cookie(response, hub)
     return response
+
+
+@routes.get("/evaluate/{unit}/done")
+async def evaluated(request: web.Request) -> web.StreamResponse:
+    unit = _unit(_hub(request), request.match_info["unit"])
+    kept = citizen_session.recall(request, citizen_session.RECEIPT)
+    number, code = kept if kept and kept[0] != "-" else (None, None)
+    return aiohttp_jinja2.render_template("public/evaluate.html", request, {
+        "unit": unit, "aspects": ASPECTS, "grades": GRADES, "done": True, "number": number,
+        "code": code})
 
 
 # -- published reports ------------------------------------------------------------------

@@ -16,7 +16,7 @@ from hub.db import transaction
 from hub.intake_schema import ItemError, validate_item
 from hub.lifecycle.service import new_query_code
 from hub.security.redirects import safe_next
-from hub.web import SESSION_COOKIE, checked_form, require_staff, surges
+from hub.web import SESSION_COOKIE, checked_form, citizen_session, require_staff, surges
 from hub.web.auth import end_session
 from hub.web.login import LoginRefused, attempt_login, set_session_cookie
 
@@ -86,8 +86,16 @@ async def root(request: web.Request) -> web.StreamResponse:
 @routes.get("/calls/new")
 @require_staff("operator", "dispatcher")
 async def call_form(request: web.Request) -> web.StreamResponse:
+    active = await surges.banners(request)
+    receipt = None
+    kept = citizen_session.recall(request, citizen_session.RECEIPT) \
+        if request.query.get("done") else None
+    if kept:  # the call just logged (post/redirect/get: a reload logs nothing again)
+        linked = next((s.title for s in active if str(s.id) == request.query.get("surge")),
+                      None)
+        receipt = {"number": kept[0], "code": kept[1], "surge": linked}
     return aiohttp_jinja2.render_template("call_new.html", request, {
-        "surges": await surges.banners(request)})
+        "surges": active, "receipt": receipt})
 
 
 async def enqueue_with_code(request: web.Request, source_name: str,
@@ -126,5 +134,6 @@ async def call_submit(request: web.Request) -> web.StreamResponse:
     except ItemError as exc:
         return aiohttp_jinja2.render_template("call_new.html", request, {
             "surges": active, "error": f"无法登记：{exc}"}, status=422)
-    return aiohttp_jinja2.render_template("call_new.html", request, {
-        "surges": active, "receipt": {**receipt, "surge": surge.title if surge else None}})
+    return citizen_session.redirect(
+        request, "/calls/new?done=1" + (f"&surge={surge.id}" if surge else ""),
+        citizen_session.RECEIPT, receipt["number"], receipt["code"])
