@@ -60,11 +60,12 @@ def create_app(settings: Settings | None = None) -> web.Application:
 
 def _add_optional_routes(app: web.Application) -> None:
     """The citizens' case API (staff pages come with the web inbox, issue 6)."""
-    from hub.api import cases, ledger
+    from hub.api import cases, ledger, open311
     from hub.web import setup_web
 
     app.add_routes(cases.routes)
     app.add_routes(ledger.routes)
+    app.add_routes(open311.routes)
     setup_web(app)
 
 

@@ -356,6 +356,18 @@ class Reminder(SQLModel, table=True):
     at: datetime = Field(default_factory=utcnow)
 
 
+class SavedView(SQLModel, table=True):
+    """A staff member's saved inbox filters (我的视图): a name and the query string."""
+
+    __tablename__ = "saved_view"
+    __table_args__ = (UniqueConstraint("user_id", "name", name="uq_saved_view_user_name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id")
+    name: str = Field(max_length=40)
+    query: str = Field(max_length=1000)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 class WebSession(SQLModel, table=True):
     """A server-side login session; the cookie holds only a random token."""
 

@@ -279,3 +279,64 @@ async def test_a_case_through_return_arbitration_pause_call_back_and_redo(
     log = await op.text_content("#events") or ""
     assert all(step in log for step in ("退回", "仲裁：退回成立", "同意挂起", "恢复计时", "答复",
                                         "回访", "重办"))
+
+
+async def test_pages_pass_an_automated_accessibility_check(server: Any, browser: Any) -> None:
+    """axe-core (WCAG 2 A and AA rules) on the pages citizens and staff use most: no
+    violation of serious or critical impact (labels, contrast, names, structure)."""
+    from axe_playwright_python.async_playwright import Axe
+
+    base = str(server.make_url("")).rstrip("/")
+    hub = server.app["hub"]
+    await hub.run(make_staff, hub)
+    axe = Axe()
+    found: dict[str, list[str]] = {}
+
+    async def check(page: Any, name: str) -> None:
+        results = await axe.run(page, options={"runOnly": {
+            "type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}})
+        bad = [f"{v['id']}: {v['help']} ({len(v['nodes'])}: "
+               f"{v['nodes'][0]['target']})"
+               for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+        if bad:
+            found[name] = bad
+
+    citizen = await (await browser.new_context()).new_page()
+    for path in ("/", "/submit", "/lookup", "/reports"):
+        await citizen.goto(base + path)
+        await check(citizen, path)
+    await citizen.goto(f"{base}/submit")
+    await citizen.fill("textarea[name=body]", "幸福路路灯不亮，晚上出行不便。")
+    await citizen.click("button[type=submit]")
+    await check(citizen, "/submit/done")
+    await hub.run(Pipeline(hub, ManualTriage()).drain)
+    number = (await citizen.text_content("#number") or "").strip()
+    code = (await citizen.text_content("#code") or "").strip()
+    disp = await _login(browser, base, "disp")
+    await check(disp, "/inbox")
+    await disp.click("a.case-link")
+    await check(disp, "/cases/{id} (dispatcher)")
+    await disp.select_option(".action-assign select[name=unit]", "zhujian")
+    await disp.click(".action-assign button")
+    await disp.wait_for_selector("text=已保存")
+    unit = await _login(browser, base, "zj")
+    await unit.goto(disp.url.split("?")[0])
+    await check(unit, "/cases/{id} (unit)")
+    await unit.click(".action-sign button")
+    await unit.wait_for_selector("text=已保存")
+    await check(unit, "/cases/{id} (signed)")
+    for path in ("/reminders", "/cohandle", "/no/such/page"):
+        await unit.goto(base + path)
+        await check(unit, path)
+    sup = await _login(browser, base, "sup")
+    await sup.goto(f"{base}/inbox?view=supervise")
+    await check(sup, "/inbox?view=supervise")
+    op = await _login(browser, base, "op")
+    await op.goto(f"{base}/calls/new")
+    await check(op, "/calls/new")
+    await citizen.goto(f"{base}/lookup")
+    await citizen.fill("input[name=number]", number)
+    await citizen.fill("input[name=code]", code)
+    await citizen.click("button[type=submit]")
+    await check(citizen, "/lookup/case")
+    assert not found, found

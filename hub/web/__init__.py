@@ -41,8 +41,10 @@ def setup_web(app: web.Application) -> None:
         contact_views,
         evaluation_review,
         inbox,
+        inbox_bulk,
         public,
         reminders,
+        saved_views,
         staff,
         staff_api,
         surges,
@@ -59,6 +61,8 @@ def setup_web(app: web.Application) -> None:
     app.middlewares.append(page_errors)  # inside the context processors: pages render
     app.add_routes(staff.routes)
     app.add_routes(inbox.routes)
+    app.add_routes(inbox_bulk.routes)
+    app.add_routes(saved_views.routes)
     app.add_routes(cases.routes)
     app.add_routes(users.routes)
     app.add_routes(admin_units.routes)

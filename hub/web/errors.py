@@ -1,7 +1,8 @@
 """Error pages people can read: a 404, 403, 405, 413 or any other error on a page
 (not on the JSON API, which answers in its own shape, hub/api/errors.py) is the
 site's own page in Chinese, with a way back, never aiohttp's bare "404: Not Found".
-An unexpected error is logged and shown as a plain 500 page without details."""
+An unexpected error is logged and shown as a plain 500 page without details;
+database trouble is left to the outage middleware (a 503 that says to retry)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from collections.abc import Awaitable, Callable
 
 import aiohttp_jinja2
 from aiohttp import web
+
+from hub.outage import classify
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -36,6 +39,20 @@ def _page(request: web.Request, status: int, message: str | None) -> web.StreamR
 async def page_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path.startswith("/api/") or request.path in ("/healthz", "/readyz", "/metrics"):
         return await handler(request)
+    if request.path.startswith("/open311/"):  # Open311's own error shape (hub/api/open311.py)
+        try:
+            return await handler(request)
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            return web.json_response([{"code": exc.status, "description": exc.reason}],
+                                     status=exc.status)
+        except Exception as exc:
+            if classify(exc) is not None:
+                raise
+            log.exception("unhandled error on %s %s", request.method, request.path)
+            return web.json_response([{"code": 500, "description": "internal error"}],
+                                     status=500)
     try:
         return await handler(request)
     except web.HTTPException as exc:
@@ -48,6 +65,8 @@ async def page_errors(request: web.Request, handler: Handler) -> web.StreamRespo
             if header in exc.headers:
                 response.headers[header] = exc.headers[header]
         return response
-    except Exception:
+    except Exception as exc:
+        if classify(exc) is not None:  # database trouble: the outage page (hub/outage.py)
+            raise
         log.exception("unhandled error on %s %s", request.method, request.path)
         return _page(request, 500, None)

@@ -1,37 +1,41 @@
-"""The inbox page, its CSV/XLSX export and bulk assignment (its reads:
-hub/web/inbox_queries.py)."""
+"""The inbox page, its live "n new" check and its CSV/XLSX export (its reads:
+hub/web/inbox_queries.py; bulk actions: hub/web/inbox_bulk.py)."""
 
 from __future__ import annotations
 
 import csv
 import io
 from typing import Any
-from urllib.parse import urlencode
 
 import aiohttp_jinja2
 from aiohttp import web
 from openpyxl import Workbook
 
 from hub.core import Hub
-from hub.db import transaction
-from hub.lifecycle.service import CaseError, CaseService
 from hub.models import utcnow
 from hub.security.cells import safe_row
 from hub.security.text import parse_id
-from hub.web import checked_form, require_staff, surges
-from hub.web.actions import perform
+from hub.web import require_staff, surges
 from hub.web.auth import Staff
 from hub.web.choices import choices
 from hub.web.contact_views import record as record_views
 from hub.web.inbox_queries import (
     COUNT_CAP,
     ROLE_VIEWS,
+    TAB_COUNT_CAP,
     VIEWS,
     Filters,
     count_cases,
     export_rows,
     list_cases,
+    newer_than,
+    overdue_by_unit,
+    saved_views,
+    tab_counts,
 )
+
+#: roles whose inbox rows carry check boxes for bulk actions (hub/web/inbox_bulk.py)
+BULK_ROLES = ("dispatcher", "supervisor")
 
 routes = web.RouteTableDef()
 
@@ -47,22 +51,51 @@ def _staff(request: web.Request) -> Staff:
 @routes.get("/inbox")
 @require_staff()
 async def inbox(request: web.Request) -> web.StreamResponse:
-    hub, staff = _hub(request), _staff(request)
-    filters = Filters.from_query(request.query)
-    calendar = request.app["case_service"].calendar
+    return await render_inbox(request, Filters.from_query(request.query),
+                              notice=notice_for(request.query))
 
-    def load() -> tuple[Any, bool, int]:
+
+async def render_inbox(request: web.Request, filters: Filters, notice: str | None = None,
+                       error: str | None = None, selected: frozenset[int] = frozenset(),
+                       status: int = 200) -> web.StreamResponse:
+    """The inbox page; bulk actions render it again on failure, with the filters and
+    the selection as they were (hub/web/inbox_bulk.py)."""
+    hub, staff = _hub(request), _staff(request)
+    calendar = request.app["case_service"].calendar
+    views = ROLE_VIEWS.get(staff.role, tuple(VIEWS))
+
+    def load() -> dict[str, Any]:
         with hub.sessions() as s:
             rows, more = list_cases(s, staff, filters, calendar)
-            return rows, more, count_cases(s, staff, filters)
+            return {"rows": rows, "more": more, "total": count_cases(s, staff, filters),
+                    "counts": tab_counts(s, staff, views),
+                    "saved": saved_views(s, staff.user_id),
+                    "by_unit": overdue_by_unit(s) if filters.view == "supervise"
+                    and staff.role == "supervisor" else []}
 
-    rows, more, total = await hub.run(load)
+    page = await hub.run(load)
     return aiohttp_jinja2.render_template("inbox.html", request, {
-        **choices(hub), "filters": filters, "rows": rows, "more": more, "total": total,
-        "count_cap": COUNT_CAP, "surges": await surges.banners(request),
-        "bulk": staff.role == "dispatcher",
-        "views": {k: VIEWS[k] for k in ROLE_VIEWS.get(staff.role, VIEWS)},
-        "notice": NOTICES.get(request.query.get("ok", ""))})
+        **choices(hub), **page, "filters": filters, "count_cap": COUNT_CAP,
+        "tab_cap": TAB_COUNT_CAP, "surges": await surges.banners(request),
+        "bulk": staff.role in BULK_ROLES, "selected": selected,
+        "views": {k: VIEWS[k] for k in views}, "notice": notice, "error": error},
+        status=status)
+
+
+@routes.get("/inbox/newer")
+@require_staff()
+async def newer(request: web.Request) -> web.StreamResponse:
+    """How many cases matching the page's filters arrived after the newest it shows
+    (the page polls this and offers a reload, rows never jump)."""
+    hub, staff = _hub(request), _staff(request)
+    filters = Filters.from_query(request.query)
+    after = parse_id(request.query.get("after", "")) or 0
+
+    def load() -> int:
+        with hub.sessions() as s:
+            return newer_than(s, staff, filters, after)
+
+    return web.json_response({"newer": await hub.run(load), "cap": TAB_COUNT_CAP})
 
 
 @routes.get(r"/inbox/export.{fmt:(csv|xlsx)}")
@@ -114,27 +147,12 @@ def _xlsx_bytes(rows: list[dict[str, Any]]) -> bytes:
     return out.getvalue()
 
 
-#: what a redirect to the inbox after an action says (?ok=...)
-NOTICES = {"returned": "已保存：已退回，等待分拨中心仲裁；仲裁前工单仍计本单位办理时限"}
+#: what a redirect to the inbox after an action says (?ok=..., with n=how many)
+NOTICES = {"returned": "已保存：已退回，等待分拨中心仲裁；仲裁前工单仍计本单位办理时限",
+           "assigned": "已保存：批量交办 {n} 件", "urged": "已保存：批量督办 {n} 件"}
 
 
-@routes.post("/inbox/bulk")
-@require_staff("dispatcher")
-async def bulk_assign(request: web.Request) -> web.StreamResponse:
-    form = await checked_form(request)
-    hub, staff = _hub(request), _staff(request)
-    svc: CaseService = request.app["case_service"]
-    ids = [i for i in (parse_id(v) for v in form.getall("case_id", [])) if i][:200]
-    unit = str(form.get("unit", ""))
-
-    def run() -> None:
-        with transaction(hub.sessions) as s:  # all or nothing
-            for case_id in ids:
-                perform(svc, s, staff, case_id, "assign", {"unit": unit, "note": "批量交办"})
-
-    try:
-        await hub.run(run)
-    except CaseError as exc:
-        return aiohttp_jinja2.render_template("error.html", request, {
-            "message": f"批量交办未执行（全部回滚）：{exc}"}, status=exc.status)
-    raise web.HTTPSeeOther("/inbox?" + urlencode({"view": "triage"}))
+def notice_for(query: Any) -> str | None:
+    text = NOTICES.get(query.get("ok", ""))
+    count = query.get("n", "")
+    return text.replace("{n}", count if count.isdigit() else "") if text else None

@@ -8,7 +8,7 @@ exports is exactly what they were looking at.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,7 +27,7 @@ from hub.lifecycle.states import (
     state_label,
 )
 from hub.lifecycle.warnings import share_used
-from hub.models import Appeal, Case, Source, Unit, utcnow
+from hub.models import Appeal, Case, SavedView, Source, Unit, utcnow
 from hub.privacy import mask_name, mask_phone, mask_text
 from hub.security.text import parse_id
 from hub.web.access import may_see_contact, scoped
@@ -42,13 +42,14 @@ VIEWS = {
     "callback": "待回访",
     "arbitration": "退单仲裁",
     "approvals": "待审批",
+    "urged": "多次催办",
 }
 #: the tabs each role's inbox shows (any view can still be asked for by its name)
 ROLE_VIEWS = {
     "operator": ("all", "callback"),
     "dispatcher": ("all", "triage", "arbitration", "late", "supervise"),
     "unit": ("all", "mine", "late"),
-    "supervisor": ("all", "supervise", "approvals", "late", "arbitration", "triage"),
+    "supervisor": ("all", "supervise", "approvals", "urged", "late", "arbitration", "triage"),
 }
 SORTS = {"newest": "最新", "deadline": "按期限", "oldest": "最早"}
 FOLLOW_UP_SHOWN = timedelta(days=30)
@@ -152,6 +153,8 @@ def _view(query: Select[Any], f: Filters) -> Select[Any]:
         query = query.where(or_(Case.extension_requested, Case.pause_requested))
     elif f.view == "arbitration":  # returns waiting for a dispatcher's ruling
         query = query.where(Case.state == "returned")
+    elif f.view == "urged":  # open work urged (催办) twice or more
+        query = query.where(OPEN_WORK_CLAUSE, Case.urge_count >= 2)
     elif f.view == "callback":  # the operators' call-back queue (partial index)
         query = query.where(text(f"work_order.{CALLBACK_PENDING_SQL}"))
     return query
@@ -324,3 +327,36 @@ def export_rows(session: Session, staff: Staff, f: Filters,
         })
     return out
 
+
+
+TAB_COUNT_CAP = 99  # a tab says "99+" beyond: each count is a capped walk of an index
+
+
+def tab_counts(session: Session, staff: Staff, views: tuple[str, ...]) -> dict[str, int]:
+    """How many cases each queue tab holds (not 全部), up to TAB_COUNT_CAP + 1."""
+    return {v: count_cases(session, staff, Filters(view=v), cap=TAB_COUNT_CAP)
+            for v in views if v != "all"}
+
+
+def newer_than(session: Session, staff: Staff, f: Filters, after_id: int) -> int:
+    """Cases matching the filters that arrived after the newest one a page showed:
+    the list's "n new" notice, without moving the rows under the user's eyes."""
+    query = _conditions(staff, replace(f, q=""), select(Case.id), joined=False)
+    sub = query.where(Case.id > after_id).limit(TAB_COUNT_CAP + 1).subquery()
+    return session.scalar(select(func.count()).select_from(sub)) or 0
+
+
+def overdue_by_unit(session: Session, limit: int = 15) -> list[tuple[str, int]]:
+    """Supervisors' 督办关注: the units with the most overdue open work."""
+    rows = session.execute(
+        select(Unit.name, func.count()).select_from(Case).join(Unit, Unit.id == Case.unit_id)
+        .where(OPEN_WORK_CLAUSE, Case.due_state == "overdue")
+        .group_by(Unit.name).order_by(func.count().desc(), Unit.name).limit(limit))
+    return [(name, n) for name, n in rows]
+
+
+def saved_views(session: Session, user_id: int) -> list[dict[str, Any]]:
+    """我的视图 (hub/web/saved_views.py), by name."""
+    return [{"id": v.id, "name": v.name, "query": v.query}
+            for v in session.scalars(select(SavedView).where(SavedView.user_id == user_id)
+                                     .order_by(SavedView.name))]
