@@ -209,6 +209,8 @@ class Case(SQLModel, table=True):
     callback_state: str | None = Field(default=None, max_length=12)
     callback_due_at: datetime | None = None
     callback_attempts: int = 0
+    # its latest reply was sent despite the reply-quality check's flags (答复质检 view)
+    reply_flagged: bool = False
     # staged warnings (分级预警, hub/lifecycle/warnings.py): when the current deadline
     # was set, how many stages have been sent, and when the next one is due
     clock_started_at: datetime | None = None
@@ -272,6 +274,10 @@ class Reply(SQLModel, table=True):
     resolution: str | None = Field(default=None, max_length=12)
     planned_on: date | None = None
     resolution_note: str | None = Field(default=None, max_length=500)
+    # 答复质检 (hub/replies/quality.py): the rules it broke, and the unit's reason for
+    # sending it anyway
+    quality_flags: list[str] | None = Field(default=None, sa_column=Column(JSON))
+    quality_override: str | None = Field(default=None, max_length=300)
 
 
 class Rating(SQLModel, table=True):

@@ -87,7 +87,8 @@ async def test_roles_do_their_jobs_in_a_browser(server: Any, browser: Any) -> No
     await unit.click(f"text={number}")
     await unit.click(".action-sign button")
     await unit.wait_for_selector("text=已保存")
-    await unit.fill(".action-reply textarea[name=body]", "已安排维修人员更换灯具，今晚恢复照明。")
+    await unit.fill(".action-reply textarea[name=body]",
+                    "经现场核查，阳光小区东门路灯因线路老化损坏，已安排维修人员更换灯具和线路，今晚恢复照明。")
     await unit.select_option(".action-reply select[name=resolution]", "已解决")
     await unit.click(".action-reply button")
     await unit.wait_for_selector("text=已保存")
@@ -269,7 +270,8 @@ async def test_a_case_through_return_arbitration_pause_call_back_and_redo(
     await act(sup, "decide_pause")
     await zj.goto(f"{base}/cases/{case_id}")
     await act(zj, "resume")
-    await act(zj, "reply", body="已完成路面修复，恢复通行。", resolution="已解决")
+    await act(zj, "reply", resolution="已解决",
+              body="经现场勘查，幸福路中段塌陷系地下管道渗漏所致，已修复管道并回填压实路面，现已恢复通行。")
 
     op = await _login(browser, base, "op")
     await op.click("text=待回访")
@@ -340,3 +342,56 @@ async def test_pages_pass_an_automated_accessibility_check(server: Any, browser:
     await citizen.click("button[type=submit]")
     await check(citizen, "/lookup/case")
     assert not found, found
+
+
+async def test_first_day_flows_on_a_phone_and_by_keyboard(server: Any, browser: Any) -> None:
+    """Reloading the receipt files nothing twice; a dispatcher opens the next case
+    with the keyboard; new appeals are announced, not slipped into the rows; a phone
+    shows the inbox without sideways scrolling of the page."""
+    from sqlalchemy import func, select
+
+    from hub.models import Appeal
+    from tests.webutil import read
+
+    base = str(server.make_url("")).rstrip("/")
+    hub = server.app["hub"]
+    await hub.run(make_staff, hub)
+    phone = await (await browser.new_context(viewport={"width": 390, "height": 844},
+                                             is_mobile=True)).new_page()
+    await phone.goto(f"{base}/submit")
+    await phone.fill("textarea[name=body]", "和平路垃圾桶满了没人清运，气味很大。")
+    await phone.click("button[type=submit]")
+    number = (await phone.text_content("#number") or "").strip()
+    await phone.reload()
+    assert (await phone.text_content("#number") or "").strip() == number
+    count = await hub.run(read, hub, lambda s: s.scalar(select(func.count()).select_from(Appeal)))
+    assert count == 1
+    await hub.run(Pipeline(hub, ManualTriage()).drain)
+
+    disp = await _login(browser, base, "disp")
+    await disp.goto(f"{base}/inbox?view=triage")
+    await disp.keyboard.press("j")
+    await disp.keyboard.press("o")
+    await disp.wait_for_url(re.compile(r".*/cases/\d+$"))
+    assert number in (await disp.content())
+    await disp.goto(f"{base}/inbox?view=triage")
+    assert await disp.locator("#newer").is_hidden()
+    await phone.goto(f"{base}/submit")
+    await phone.fill("textarea[name=body]", "和平路路灯也坏了。")
+    await phone.click("button[type=submit]")
+    await hub.run(Pipeline(hub, ManualTriage()).drain)
+    await disp.evaluate("hubCheckNewer()")
+    await disp.wait_for_selector("#newer:not([hidden])")
+    assert "1" in (await disp.text_content("#newer-count") or "")
+    assert await disp.locator("tr.case-row").count() == 1  # the rows did not move
+
+    narrow = await (await browser.new_context(viewport={"width": 390, "height": 844},
+                                              is_mobile=True)).new_page()
+    await narrow.goto(f"{base}/login")
+    await narrow.fill("input[name=username]", "disp")
+    await narrow.fill("input[name=password]", PASSWORD)
+    await narrow.click("button[type=submit]")
+    await narrow.wait_for_url(re.compile(r".*/inbox.*"))
+    assert await narrow.evaluate(
+        "document.documentElement.scrollWidth <= window.innerWidth"), await narrow.evaluate(
+        "[document.documentElement.scrollWidth, window.innerWidth]")

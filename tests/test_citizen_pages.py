@@ -56,7 +56,8 @@ async def test_look_up_and_rate_then_reload(client: Any) -> None:
     await logout(client, csrf)
     csrf = await login(client, "zj")
     await act_on_case(client, case_id, csrf, action="sign")
-    await act_on_case(client, case_id, csrf, action="reply", body="已补装井盖，谢谢反映。",
+    await act_on_case(client, case_id, csrf, action="reply",
+                      body="经现场核查，人民路口井盖被盗，已于当日补装新井盖并设置警示标志，谢谢反映。",
                       resolution="已解决")
     await logout(client, csrf)
 
@@ -66,7 +67,7 @@ async def test_look_up_and_rate_then_reload(client: Any) -> None:
     assert resp.status == 303 and resp.headers["Location"] == "/lookup/case"
     assert code not in resp.headers["Location"]
     page = await (await client.get("/lookup/case")).text()
-    assert "已补装井盖" in page and 'id="rate"' in page
+    assert "补装新井盖" in page and 'id="rate"' in page
     resp = await client.post("/lookup/rate", allow_redirects=False, data={
         "csrf": csrf_in(page), "number": number, "code": code, "grade": "满意", "solved": "是"})
     assert resp.status == 303 and resp.headers["Location"] == "/lookup/case?ok=rated"

@@ -182,6 +182,7 @@ async def test_my_reminders_and_inbox_badges_by_role(client: Any) -> None:
     # once 住建 replies, its reminders leave the list
     csrf = await login(client, "zj")
     await act_on_case(client, case_id, csrf, action="sign")
-    await act_on_case(client, case_id, csrf, action="reply", body="路灯已修复，谢谢反映。",
+    await act_on_case(client, case_id, csrf, action="reply",
+                      body="经现场核查，该处路灯灯泡和镇流器损坏，已于当日更换并恢复照明，纳入每周夜间巡查。",
                       resolution="已解决")
     assert number not in await (await client.get("/reminders")).text()

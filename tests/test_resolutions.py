@@ -102,7 +102,8 @@ async def test_reply_with_a_plan_through_the_pages(client: Any) -> None:
     await logout(client, csrf)
     csrf = await login(client, "zj")
     await act(csrf, action="sign")
-    reply = "已将该路段维修纳入明年道路改造计划。"
+    reply = ("经现场查看，幸福小区内道路破损系排水不畅所致，"
+             "已将该路段维修纳入明年3月的道路改造计划。")
     page = await act(csrf, False, action="reply", body=reply)
     assert "请选择办理结果" in page
     page = await act(csrf, False, action="reply", body=reply, resolution="列入计划")

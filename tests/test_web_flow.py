@@ -61,7 +61,7 @@ async def test_citizen_to_unit_and_back(client: Any) -> None:
     page = await _act(client, case_id, csrf, action="sign")
     assert "已签收" in page and "13700002222" in page  # the unit may call the citizen back
     page = await _act(client, case_id, csrf, action="reply", resolution="已解决",
-                      body="已联系物业于当日清理楼道杂物，并张贴消防安全提示。")
+                      body="已联系幸福小区物业于当日清理3栋楼道杂物，并张贴消防安全提示，将每周检查一次。")
     assert "已答复" in page
     await logout(client, csrf)
 
@@ -72,7 +72,7 @@ async def test_citizen_to_unit_and_back(client: Any) -> None:
     resp = await client.post("/lookup", data={"csrf": csrf_in(look), "number": number,
                                               "code": code.lower()})
     page = await resp.text()
-    assert resp.status == 200 and "已联系物业" in page and "13700002222" not in page
+    assert resp.status == 200 and "已联系幸福小区物业" in page and "13700002222" not in page
     resp = await client.post("/lookup/rate", data={"csrf": csrf_in(page), "number": number,
                                                    "code": code, "grade": "不满意",
                                                    "comment": "杂物又堆回来了"})

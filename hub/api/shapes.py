@@ -232,6 +232,8 @@ class CaseReply(Answer):
     resolution: str | None
     planned_on: date | None
     resolution_note: str | None
+    flags: list[str] = Field(description="答复质检 flags the unit sent it despite")
+    override: str | None = Field(description="the unit's reason for sending it anyway")
 
 
 class CaseRating(Answer):

@@ -100,7 +100,8 @@ STAFF_ACTIONS: dict[str, StaffAction] = {a.name: a for a in (
         ActionField("resolution", "choice", 12, required=True, choices=RESOLUTIONS,
                     label="办理结果"),
         ActionField("planned_on", limit=10, label="计划完成日期（列入计划时）"),
-        ActionField("resolution_note", limit=500, label="无法解决的原因"))),
+        ActionField("resolution_note", limit=500, label="无法解决的原因"),
+        ActionField("send_anyway", limit=300, label="仍要发送的理由（答复质检提示时填写）"))),
     StaffAction("return", "退回", ("unit",), ("return",), (
         ActionField("code", "choice", 20, required=True, choices=RETURN_CODES,
                     label="退回原因类别"),

@@ -279,10 +279,11 @@ class CaseService:
 
     def reply(self, session: Session, case_id: int, actor: str, body: str,
               unit_id: int | None = None, expected_version: int | None = None,
-              now: datetime | None = None, resolution: Resolution | None = None) -> Case:
+              now: datetime | None = None, resolution: Resolution | None = None,
+              quality: tuple[list[str], str] | None = None) -> Case:
         """答复: the unit's answer, published to the citizen with the query code, with
         how the case ended (staff pages and the API require it; 列入计划 sets the
-        follow-up date)."""
+        follow-up date) and what the reply-quality check said (hub/replies/gate.py)."""
         now = now or utcnow()
         if not body or len(body.strip()) < 5:
             raise CaseError("答复内容为空或太短（至少5个字）")
@@ -293,12 +294,15 @@ class CaseService:
                            now=now, note=(ending + body.strip())[:200],
                            first_reply_at=case.first_reply_at or now,
                            follow_up_at=resolution.follow_up_at(self.calendar.tz)
-                           if resolution else None, **callbacks.on_reply(self, case, now))
+                           if resolution else None, reply_flagged=bool(quality and quality[0]),
+                           **callbacks.on_reply(self, case, now))
         session.add(Reply(case_id=case.id, unit_id=case.unit_id, author=actor,
                           body=body.strip(), at=now,
                           resolution=resolution.code if resolution else None,
                           planned_on=resolution.planned_on if resolution else None,
-                          resolution_note=resolution.note if resolution else None))
+                          resolution_note=resolution.note if resolution else None,
+                          quality_flags=(quality[0] or None) if quality else None,
+                          quality_override=(quality[1] or None) if quality else None))
         return moved
 
     def close(self, session: Session, case_id: int, actor: str, note: str | None = None,

@@ -54,6 +54,8 @@ def definitions(config: CityConfig) -> list[dict[str, str]]:
                 "协办单位按协办事项的期限（交办协办后"
                 f"{days.get('cohandle', days['normal'])}个工作日）统计：协办应回复为期限在本期"
                 "届满的协办事项，协办按期回复为其中在期限内回复主办单位的件数。只列数字，不计入得分。"),
+        ("质检提示答复", "本期答复中，经答复质检提示（过短、套话、答非所问、含他人个人信息、"
+                    "承诺无时限）后单位仍坚持发送的件数。只列数字，不计入得分。"),
     ]
     return [{"name": n, "text": t} for n, t in items]
 

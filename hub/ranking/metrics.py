@@ -50,7 +50,7 @@ from sqlalchemy.orm import Session, aliased
 from hub.lifecycle.calendar import WorkCalendar
 from hub.lifecycle.evaluations import ASPECTS, counted
 from hub.lifecycle.states import DEADLINE_SETTING, DEADLINE_SETTING_SQL, OPEN_WORK, OPEN_WORK_SQL
-from hub.models import Case, CaseEvent, CoTask, Rating, UnitEvaluation
+from hub.models import Case, CaseEvent, CoTask, Rating, Reply, UnitEvaluation
 from hub.ranking.period import Period
 from hub.ranking.workdays import workdays_between_many
 
@@ -86,6 +86,7 @@ class UnitFigures:
     callback_unreached: int = 0  # 未回访: replies whose citizen no call reached
     cohandle_due: int = 0  # 协办应回复: co-handling tasks whose deadline fell in the period
     cohandle_on_time: int = 0  # 协办按期回复: of those, answered by the deadline
+    replies_flagged: int = 0  # 答复质检: replies sent despite the reply-quality check
     reply_days: list[float] = field(default_factory=list)
     ratings: dict[str, int] = field(default_factory=lambda: {"满意": 0, "基本满意": 0, "不满意": 0})
     evaluations: dict[str, dict[str, int]] = field(default_factory=lambda: {
@@ -151,6 +152,12 @@ def collect(session: Session, period: Period, calendar: WorkCalendar) -> PeriodF
     _signing(session, period, merged, figures)
     _judged_returns(session, period, merged, figures)
     _cohandling(session, period, merged, figures)
+    for unit_id, n in session.execute(
+            select(Reply.unit_id, func.count()).where(
+                _in(period, Reply.at), Reply.quality_override.is_not(None),
+                Reply.unit_id.is_not(None), Reply.case_id.not_in(merged))
+            .group_by(Reply.unit_id)):
+        figures[unit_id].replies_flagged += n
     _reply_times(session, period, merged, calendar, figures)
     for unit_id, grade, n in session.execute(
             select(Rating.unit_id, Rating.grade, func.count()).where(_in(period, Rating.at))

@@ -40,6 +40,7 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("解决", "resolved", "n"), ("询问解决", "resolution_asked", "n"),
     ("解决率", "resolution", "r"), ("未回访", "callback_unreached", "n"),
     ("协办应回复", "cohandle_due", "n"), ("协办按期回复", "cohandle_on_time", "n"),
+    ("质检提示答复", "replies_flagged", "n"),
     ("退回", "returned", "n"), ("错退", "wrongful_returns", "n"),
     ("正确退回", "rightful_returns", "n"), ("回退率", "returns", "r"),
     ("答复件数", "replied", "n"), ("重办", "reopened", "n"), ("重办率", "redo", "r"),

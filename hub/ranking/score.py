@@ -87,6 +87,7 @@ def figures_dict(f: UnitFigures) -> dict[str, Any]:
         "resolved": f.resolved, "resolution_asked": f.resolution_asked,
         "callback_unreached": f.callback_unreached,
         "cohandle_due": f.cohandle_due, "cohandle_on_time": f.cohandle_on_time,
+        "replies_flagged": f.replies_flagged,
         "reply_days_median": f.reply_median(), "reply_days_p90": f.reply_p90(),
         "replies_timed": len(f.reply_days),
         "ratings": dict(f.ratings), "rated": f.rated, "satisfied": f.satisfied,

@@ -27,6 +27,7 @@ def csp(nonce: str) -> str:
             f"script-src 'nonce-{nonce}'; "
             "style-src 'self' 'unsafe-inline'; "
             "img-src 'self' data:; "
+            "connect-src 'self'; "  # the inbox asks /inbox/newer for new cases
             "form-action 'self'; "
             "frame-ancestors 'none'; "
             "base-uri 'none'")

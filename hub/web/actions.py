@@ -19,6 +19,7 @@ from hub.lifecycle.actions import STAFF_ACTIONS
 from hub.lifecycle.service import CaseError, CaseService
 from hub.lifecycle.states import IllegalTransition
 from hub.models import Case, CaseEvent, utcnow
+from hub.replies.gate import review
 from hub.web.access import require_action, require_view
 from hub.web.auth import Staff
 
@@ -145,7 +146,9 @@ HANDLERS: dict[str, Callable[[_Call], Case]] = {
                                  expected_version=c.version),
     "reply": lambda c: c.svc.reply(c.session, c.case.id, c.actor, c.value("body"),
                                    unit_id=c.unit_id, expected_version=c.version,
-                                   resolution=_resolution(c)),
+                                   resolution=_resolution(c),
+                                   quality=review(c.session, c.case, c.value("body"),
+                                                  c.value("send_anyway"))),
     "return": lambda c: c.svc.return_case(c.session, c.case.id, c.actor, c.value("reason"),
                                           unit_id=c.unit_id, expected_version=c.version,
                                           code=c.value("code"),

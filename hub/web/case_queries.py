@@ -25,6 +25,7 @@ from hub.models import (
     utcnow,
 )
 from hub.privacy import mask_location, mask_name, mask_phone, mask_text
+from hub.replies.quality import LABELS as QUALITY_LABELS
 from hub.web.access import may_see_contact, require_view
 from hub.web.auth import Staff
 
@@ -59,7 +60,9 @@ def case_detail(session: Session, staff: Staff, case_id: int,
               for e in rows]
     replies = [{"at": r.at, "author": r.author, "body": masked(r.body),
                 "unit": units.get(r.unit_id), "resolution": r.resolution,
-                "planned_on": r.planned_on, "resolution_note": masked(r.resolution_note)}
+                "planned_on": r.planned_on, "resolution_note": masked(r.resolution_note),
+                "flags": [QUALITY_LABELS.get(f, f) for f in r.quality_flags or []],
+                "override": masked(r.quality_override)}
                for r in session.scalars(select(Reply).where(Reply.case_id == case.id)
                                         .order_by(Reply.id))]
     ratings = [{"at": r.at, "grade": r.grade, "round": r.round, "channel": r.channel,

@@ -36,7 +36,8 @@ def _staff(request: web.Request) -> Staff:
 
 
 async def _render_case(request: web.Request, case_id: int, error: str | None = None,
-                       notice: str | None = None, status: int = 200) -> web.StreamResponse:
+                       notice: str | None = None, status: int = 200,
+                       draft: dict[str, str] | None = None) -> web.StreamResponse:
     hub, staff = _hub(request), _staff(request)
     calendar = request.app["case_service"].calendar
 
@@ -56,7 +57,7 @@ async def _render_case(request: web.Request, case_id: int, error: str | None = N
         **choices(hub), "d": detail, "actions": available(staff.role, detail["case"]),
         "declared": STAFF_ACTIONS, "resolutions": RESOLUTIONS,
         "awaiting_dispatch": detail["case"].state in AWAITING_DISPATCH, "surge": surge,
-        "error": error, "notice": notice}, status=status)
+        "error": error, "notice": notice, "draft": draft or {}}, status=status)
 
 
 def _case_id(request: web.Request) -> int:
@@ -88,8 +89,10 @@ async def case_action(request: web.Request) -> web.StreamResponse:
 
     try:
         still_visible = await hub.run(run)
-    except CaseError as exc:
-        return await _render_case(request, case_id, error=str(exc), status=exc.status)
+    except CaseError as exc:  # the form is shown again with what the user typed
+        draft = {k: str(v) for k, v in form.items() if k not in ("csrf", "version")}
+        return await _render_case(request, case_id, error=str(exc), status=exc.status,
+                                  draft=draft)
     if not still_visible:  # a unit's return: the case left its list
         raise web.HTTPSeeOther("/inbox?view=mine&ok=returned")
     raise web.HTTPSeeOther(f"/cases/{case_id}?ok=done")

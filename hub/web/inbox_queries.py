@@ -43,13 +43,15 @@ VIEWS = {
     "arbitration": "退单仲裁",
     "approvals": "待审批",
     "urged": "多次催办",
+    "flagged": "答复质检",
 }
 #: the tabs each role's inbox shows (any view can still be asked for by its name)
 ROLE_VIEWS = {
     "operator": ("all", "callback"),
     "dispatcher": ("all", "triage", "arbitration", "late", "supervise"),
     "unit": ("all", "mine", "late"),
-    "supervisor": ("all", "supervise", "approvals", "urged", "late", "arbitration", "triage"),
+    "supervisor": ("all", "supervise", "approvals", "urged", "flagged", "late", "arbitration",
+                   "triage"),
 }
 SORTS = {"newest": "最新", "deadline": "按期限", "oldest": "最早"}
 FOLLOW_UP_SHOWN = timedelta(days=30)
@@ -155,6 +157,8 @@ def _view(query: Select[Any], f: Filters) -> Select[Any]:
         query = query.where(Case.state == "returned")
     elif f.view == "urged":  # open work urged (催办) twice or more
         query = query.where(OPEN_WORK_CLAUSE, Case.urge_count >= 2)
+    elif f.view == "flagged":  # replies sent despite the reply-quality check
+        query = query.where(Case.reply_flagged)
     elif f.view == "callback":  # the operators' call-back queue (partial index)
         query = query.where(text(f"work_order.{CALLBACK_PENDING_SQL}"))
     return query
