@@ -17,6 +17,7 @@ import random
 import shutil
 import uuid
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import aiohttp
 from aiohttp import web
@@ -139,6 +140,16 @@ def prepare_history(settings: Settings) -> None:
         if made:
             print(f"  {made.get('cases', 0)} cases, reports published for "
                   f"{', '.join(made['published'])}", flush=True)
+        from hub.db import transaction
+        from hub.knowledge.demo_articles import seed
+        from hub.models import utcnow
+
+        with transaction(hub.sessions) as s:  # the knowledge base operators answer from
+            tz = ZoneInfo(hub.config.deadlines.timezone)
+            articles = seed(s, utcnow().astimezone(tz).date(),
+                            tuple(hub.config.routing.categories))
+        if articles:
+            print(f"  {articles} knowledge-base articles", flush=True)
     finally:
         hub.close()
 

@@ -348,6 +348,40 @@ class CoTask(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class Article(SQLModel, table=True):
+    """A knowledge-base article (知识库): what operators answer callers with directly
+    (hub/knowledge/); kept by its owning unit, valid for a time, reviewed by a date."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=200)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    category: str | None = Field(default=None, max_length=40)
+    unit_id: int | None = Field(default=None, foreign_key="unit.id")
+    valid_from: date | None = None
+    valid_to: date | None = None
+    review_on: date | None = None
+    version: int = 1
+    updated_by: str = Field(max_length=80)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ArticleRevision(SQLModel, table=True):
+    """Every saved version of an article, for its history."""
+
+    __tablename__ = "article_revision"
+    id: int | None = Field(default=None, primary_key=True)
+    article_id: int = Field(foreign_key="article.id", index=True)
+    version: int
+    title: str = Field(max_length=200)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    category: str | None = Field(default=None, max_length=40)
+    valid_from: date | None = None
+    valid_to: date | None = None
+    review_on: date | None = None
+    edited_by: str = Field(max_length=80)
+    at: datetime = Field(default_factory=utcnow)
+
+
 class Reminder(SQLModel, table=True):
     """One staged warning (分级预警) sent about a case: to the unit's handlers, its
     head or the supervisors; read in each user's 我的提醒."""

@@ -327,7 +327,7 @@ async def test_pages_pass_an_automated_accessibility_check(server: Any, browser:
     await unit.click(".action-sign button")
     await unit.wait_for_selector("text=已保存")
     await check(unit, "/cases/{id} (signed)")
-    for path in ("/reminders", "/cohandle", "/no/such/page"):
+    for path in ("/reminders", "/cohandle", "/knowledge", "/knowledge/new", "/no/such/page"):
         await unit.goto(base + path)
         await check(unit, path)
     sup = await _login(browser, base, "sup")
@@ -395,3 +395,30 @@ async def test_first_day_flows_on_a_phone_and_by_keyboard(server: Any, browser: 
     assert await narrow.evaluate(
         "document.documentElement.scrollWidth <= window.innerWidth"), await narrow.evaluate(
         "[document.documentElement.scrollWidth, window.innerWidth]")
+
+
+async def test_an_operator_answers_a_call_from_the_knowledge_base(server: Any,
+                                                                   browser: Any) -> None:
+    from hub.db import transaction
+    from hub.knowledge.demo_articles import seed
+    from hub.models import utcnow
+
+    base = str(server.make_url("")).rstrip("/")
+    hub = server.app["hub"]
+    await hub.run(make_staff, hub)
+
+    def load() -> None:
+        with transaction(hub.sessions) as s:
+            seed(s, utcnow().date(), tuple(hub.config.routing.categories))
+
+    await hub.run(load)
+    op = await _login(browser, base, "op")
+    await op.click("text=登记来电")
+    await op.fill("textarea[name=body]", "来电人问：孩子明年上小学一年级，什么时候报名？")
+    await op.click("button:has-text('查找知识库')")
+    await op.wait_for_selector("#kb-results")
+    assert "小学一年级入学报名时间" in (await op.text_content("#kb-results") or "")
+    assert "孩子明年上小学" in await op.input_value("textarea[name=body]")
+    await op.click("button:has-text('按所选知识直接答复')")
+    receipt = await op.text_content("#receipt") or ""
+    assert "已直接答复并登记" in receipt and "查询验证码" in receipt

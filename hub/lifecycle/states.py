@@ -42,8 +42,8 @@ ACTION_LABELS = {
     "surge": "热点突发", "surge_edit": "热点处置",
     "request_pause": "申请挂起", "grant_pause": "同意挂起", "refuse_pause": "不同意挂起",
     "resume": "恢复计时", "callback": "回访", "callback_unreached": "未回访",
-    "warn": "分级预警", "conclude": "审核办结", "cohandle": "交办协办",
-    "cohandle_answer": "协办回复",
+    "warn": "分级预警", "conclude": "审核办结", "answer_directly": "直接答复",
+    "cohandle": "交办协办", "cohandle_answer": "协办回复",
 }
 
 
@@ -89,6 +89,8 @@ TRANSITIONS: dict[str, Transition] = {t.action: t for t in (
     Transition("urge", ("triage", "returned", *OPEN_WORK), None),
     Transition("escalate", ("triage", "returned", *OPEN_WORK), None),
     Transition("reply", ("signed",), "replied"),
+    # an operator answers on the call from the knowledge base (hub/knowledge/direct.py)
+    Transition("answer_directly", ("received", "triage"), "replied"),
     Transition("close", ("replied",), "closed"),
     Transition("conclude", ("reopened", "signed", "replied"), "closed"),
     Transition("callback", ("replied",), None),

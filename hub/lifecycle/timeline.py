@@ -55,6 +55,8 @@ def _say(e: CaseEvent, unit: str, pause_kind: str | None, tz: Any) -> str | None
         return "暂停计时" + (f"：{pause_kind}" if pause_kind else "")
     if action == "resume":
         return f"恢复计时，办理期限 {_day(e.deadline_at, tz)}"
+    if action == "answer_directly":
+        return "热线工作人员已当场答复（已解释说明）"
     if action == "reply":
         ending = _known_prefix((e.note or "").lstrip("【"), RESOLUTIONS)
         return f"{unit}已答复" + (f"（{ending}）" if ending else "")

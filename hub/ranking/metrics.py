@@ -142,6 +142,7 @@ class UnitFigures:
 class PeriodFigures:
     units: dict[int, UnitFigures]
     received: int  # 受理: cases received in the period (merged duplicates not counted)
+    direct_answered: int = 0  # 直接答复: of all cases, answered on the call (no unit)
 
 
 def collect(session: Session, period: Period, calendar: WorkCalendar) -> PeriodFigures:
@@ -185,7 +186,10 @@ def collect(session: Session, period: Period, calendar: WorkCalendar) -> PeriodF
         select(func.count(func.distinct(CaseEvent.case_id)))
         .where(_in(period, CaseEvent.at), CaseEvent.action == "receive",
                CaseEvent.case_id.not_in(merged))) or 0
-    return PeriodFigures(dict(figures), int(received))
+    direct = session.scalar(
+        select(func.count(func.distinct(CaseEvent.case_id)))
+        .where(_in(period, CaseEvent.at), CaseEvent.action == "answer_directly")) or 0
+    return PeriodFigures(dict(figures), int(received), int(direct))
 
 
 def _in(period: Period, column: Any) -> Any:

@@ -60,7 +60,8 @@ def build_report(session: Session, config: CityConfig, period: Period,
     city = UnitFigures()
     for figures in collected.units.values():
         city.add(figures)
-    totals = figures_dict(city) | {"received": collected.received}
+    totals = figures_dict(city) | {"received": collected.received,
+                                   "direct_answered": collected.direct_answered}
     entries = [e for t in tiers for e in t["entries"]]
     return {
         "format": FORMAT, "period": period.label, "kind": period.kind,

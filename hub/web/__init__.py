@@ -42,6 +42,7 @@ def setup_web(app: web.Application) -> None:
         evaluation_review,
         inbox,
         inbox_bulk,
+        knowledge,
         public,
         reminders,
         saved_views,
@@ -63,6 +64,7 @@ def setup_web(app: web.Application) -> None:
     app.add_routes(inbox.routes)
     app.add_routes(inbox_bulk.routes)
     app.add_routes(saved_views.routes)
+    app.add_routes(knowledge.routes)
     app.add_routes(cases.routes)
     app.add_routes(users.routes)
     app.add_routes(admin_units.routes)

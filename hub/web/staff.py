@@ -93,7 +93,8 @@ async def call_form(request: web.Request) -> web.StreamResponse:
     if kept:  # the call just logged (post/redirect/get: a reload logs nothing again)
         linked = next((s.title for s in active if str(s.id) == request.query.get("surge")),
                       None)
-        receipt = {"number": kept[0], "code": kept[1], "surge": linked}
+        receipt = {"number": kept[0], "code": kept[1], "surge": linked,
+                   "direct": bool(request.query.get("direct"))}
     return aiohttp_jinja2.render_template("call_new.html", request, {
         "surges": active, "receipt": receipt})
 
@@ -122,18 +123,24 @@ async def call_submit(request: web.Request) -> web.StreamResponse:
     form = await checked_form(request)
     fields = {k: str(form.get(k, "")).strip() for k in
               ("title", "body", "contact_name", "contact_phone", "location")}
+    intent = str(form.get("intent", ""))
+    if intent in ("search", "direct"):  # the knowledge base (hub/web/direct_answer.py)
+        from hub.web.direct_answer import knowledge_step
+
+        return await knowledge_step(request, form, fields, intent)
     active = await surges.banners(request)
     chosen = str(form.get("surge", "")).strip()
     surge = next((s for s in active if str(s.id) == chosen), None)
     if chosen and surge is None:
         return aiohttp_jinja2.render_template("call_new.html", request, {
-            "surges": active, "error": "所选热点事件已结束或不存在，请重新选择后登记"}, status=422)
+            "surges": active, "form": fields,
+            "error": "所选热点事件已结束或不存在，请重新选择后登记"}, status=422)
     try:
         receipt = await enqueue_with_code(request, DESK_SOURCE, fields,
                                           {"surge_id": surge.id} if surge else None)
     except ItemError as exc:
         return aiohttp_jinja2.render_template("call_new.html", request, {
-            "surges": active, "error": f"无法登记：{exc}"}, status=422)
+            "surges": active, "form": fields, "error": f"无法登记：{exc}"}, status=422)
     return citizen_session.redirect(
         request, "/calls/new?done=1" + (f"&surge={surge.id}" if surge else ""),
         citizen_session.RECEIPT, receipt["number"], receipt["code"])
