@@ -181,6 +181,17 @@ def plan_clusters(session: Session, prints: list[Fingerprint],
                        {p.appeal_id: p for p in usable}, result)
 
 
+def matching_original(session: Session, title: str, body: str, now: datetime) -> int | None:
+    """The original appeal of the matter an appeal with this text would join now (a
+    cluster's, or a lone appeal's that would start one), read only: the operator's
+    assistant asks while a call is being typed."""
+    probe = fingerprint(-1, now, title, body)
+    for group in plan_clusters(session, [probe]).touched:
+        if any(a == -1 for a, _, _ in group.joined):
+            return group.original_id
+    return None
+
+
 def apply_plan(session: Session, plan: ClusterPlan) -> Assignment:
     """Write a plan: cluster rows (locked, in id order), members, band keys. What was
     read may have moved on since (another pipeline's batch): representatives are

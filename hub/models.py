@@ -70,6 +70,8 @@ class Appeal(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("source_id", "external_id", name="uq_appeal_source_external"),
         Index("ix_appeal_state_id", "state", "id"),
+        # a caller's earlier appeals by phone (the operator's assistant)
+        Index("ix_appeal_contact_phone", "contact_phone"),
         # appeals with a topic, by time: the weekly hot-issue report's aggregation
         Index("ix_appeal_received_topic", "received_at", "topic_id",
               sqlite_where=text("topic_id IS NOT NULL"),
@@ -380,6 +382,21 @@ class ArticleRevision(SQLModel, table=True):
     review_on: date | None = None
     edited_by: str = Field(max_length=80)
     at: datetime = Field(default_factory=utcnow)
+
+
+class ReplyTemplate(SQLModel, table=True):
+    """A unit's reply template (答复模板) for a category and an ending, with
+    placeholders filled on the case page (hub/replies/templates.py)."""
+
+    __tablename__ = "reply_template"
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    name: str = Field(max_length=60)
+    category: str | None = Field(default=None, max_length=40)
+    resolution: str | None = Field(default=None, max_length=12)
+    body: str = Field(max_length=4000)
+    updated_by: str = Field(max_length=80)
+    updated_at: datetime = Field(default_factory=utcnow)
 
 
 class Reminder(SQLModel, table=True):

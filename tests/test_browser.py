@@ -422,3 +422,12 @@ async def test_an_operator_answers_a_call_from_the_knowledge_base(server: Any,
     await op.click("button:has-text('按所选知识直接答复')")
     receipt = await op.text_content("#receipt") or ""
     assert "已直接答复并登记" in receipt and "查询验证码" in receipt
+    # the assistant suggests while the operator types; Alt+1 answers from its first hint
+    await op.click("text=登记来电")
+    await op.fill("textarea[name=body]", "来电人说社保卡丢了，问怎么补办")
+    await op.wait_for_selector(".assist-article")
+    assert "社保卡丢失如何补办" in (await op.text_content("#assist") or "")
+    assert "建议分类" in (await op.text_content("#assist") or "")
+    await op.keyboard.press("Alt+1")
+    await op.wait_for_selector("#receipt")
+    assert "已直接答复并登记" in (await op.text_content("#receipt") or "")

@@ -10,14 +10,16 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from hub.db import transaction
+from hub.intake_schema import validate_item
 from hub.knowledge.demo_articles import ARTICLES, seed
 from hub.knowledge.store import Draft, history, listing, save, search
 from hub.lifecycle.calendar import WorkCalendar
 from hub.lifecycle.service import CaseError, Conflict, NotFound
-from hub.models import Article, Case, Reply
+from hub.models import Appeal, Article, Case, Reply
+from hub.queue import enqueue
 from hub.ranking.metrics import collect
 from hub.ranking.period import parse_period
 from tests.webutil import csrf_in, login, logout, make_staff, read
@@ -147,3 +149,45 @@ async def test_an_operator_answers_a_call_directly(client: Any) -> None:
     found = await hub.run(figures)
     assert found.direct_answered == 1 and found.received == 1
     assert all(f.replied == 0 for f in found.units.values())  # charged to no unit
+
+
+async def test_the_assistant_suggests_without_filing(client: Any) -> None:
+    """While a call is typed: the router's category and unit, matching articles, an
+    open case telling the same matter, the caller's earlier cases by phone (never a
+    whistleblower's report); nothing is filed; the phone is sent in a POST body."""
+    from hub.pipeline import Pipeline
+
+    hub = client.app["hub"]
+    await hub.run(make_staff, hub)
+    text = "A3区含浦街道幸福路与建设路交叉口的井盖缺失，已经一个星期了，晚上骑车很危险"
+
+    def arrange() -> None:
+        with transaction(hub.sessions) as s:
+            seed(s, TODAY, tuple(hub.config.routing.categories))
+            enqueue(s, hub.source_ids["hotline-push"], [
+                validate_item({"external_id": "a-1", "body": text,
+                               "contact_phone": "13700009999"}),
+                validate_item({"external_id": "a-2", "contact_phone": "13700009999",
+                               "body": "举报某局科长吃拿卡要，收受红包"})])
+
+    await hub.run(arrange)
+    await hub.run(Pipeline(hub, client.app["router"]).drain)
+    count = await hub.run(read, hub, lambda s: s.scalar(select(func.count()).select_from(Appeal)))
+    csrf = await login(client, "op")
+    refused = await client.post("/calls/assist", json={"body": text})
+    assert refused.status == 403  # the page's token is required
+    resp = await client.post("/calls/assist", headers={"X-CSRF-Token": csrf}, json={
+        "body": text.replace("一个星期", "好几天"), "phone": "137-0000-9999"})
+    hint = await resp.json()
+    assert resp.status == 200 and hint["category"] and hint["unit"]
+    assert hint["same_matter"] and hint["same_matter"]["open"]
+    callers = hint["caller_cases"]
+    assert len(callers) == 1 and "井盖" in callers[0]["title"]  # not the misconduct report
+    social = await (await client.post("/calls/assist", headers={"X-CSRF-Token": csrf},
+                                      json={"body": "社保卡丢了怎么补办"})).json()
+    assert social["articles"][0]["title"] == "社保卡丢失如何补办"
+    for junk in ("[1, 2]", "not json"):
+        bad = await client.post("/calls/assist", headers={"X-CSRF-Token": csrf}, data=junk)
+        assert bad.status == 400
+    after = await hub.run(read, hub, lambda s: s.scalar(select(func.count()).select_from(Appeal)))
+    assert after == count  # nothing filed

@@ -4,13 +4,15 @@ supervisors' 答复质检 view and in the rankings."""
 
 from __future__ import annotations
 
+import html
+import re
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from hub.lifecycle.calendar import WorkCalendar
-from hub.models import Case, Reply
+from hub.models import Case, Reply, ReplyTemplate
 from hub.ranking.metrics import collect
 from hub.ranking.period import parse_period
 from hub.replies.quality import check, content_of, shingles
@@ -108,3 +110,35 @@ async def test_a_flagged_reply_goes_out_only_with_a_reason(client: Any) -> None:
             return found.units[hub.unit_ids["zhujian"]]
 
     assert (await hub.run(figures)).replies_flagged == 1
+
+
+async def test_templates_start_a_reply_that_must_still_be_completed(client: Any) -> None:
+    hub = client.app["hub"]
+    await hub.run(make_staff, hub)
+    number, _, case_id = await submit_as_citizen(client, TITLE, BODY, "周九", "13600005555")
+    csrf = await login(client, "disp")
+    await act_on_case(client, case_id, csrf, action="assign", unit="zhujian")
+    await logout(client, csrf)
+    csrf = await login(client, "zj")
+    template = ("{称呼}您好！您反映的工单{编号}已收悉。经现场核查，幸福路东段路灯已安排维修，"
+                "于{日期}恢复照明，今后纳入每周夜间巡查。")
+    bad = await client.post("/templates", data={"csrf": csrf, "name": "路灯", "body": "太短"})
+    assert bad.status == 400 and "至少10个字" in await bad.text()
+    saved = await client.post("/templates", data={"csrf": csrf, "name": "路灯维修",
+                                                   "body": template, "resolution": "已解决"})
+    assert saved.status == 200 and "路灯维修" in await saved.text()
+    page = await act_on_case(client, case_id, csrf, action="sign")
+    assert 'id="reply-template"' in page and f"工单{number}已收悉" in page
+    assert "周*您好" in page and "周九您好" not in page  # the name masked in the placeholder
+    filled = re.search(r'data-body="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    refused = await act_on_case(client, case_id, csrf, saved=False, action="reply",
+                                body=html.unescape(filled), resolution="已解决")
+    assert "模板未修改" not in refused and "几乎相同" in refused  # (the flag's own words)
+    await act_on_case(client, case_id, csrf, action="reply", resolution="已解决",
+                      body=GOOD + "三盏灯的电缆均已更换为阻燃电缆，夜间巡查发现问题当晚处理。")
+    await logout(client, csrf)
+    csrf = await login(client, "jt")  # another unit neither sees nor deletes it
+    assert "路灯维修" not in await (await client.get("/templates")).text()
+    template_id = await hub.run(read, hub, lambda s: s.scalar(select(ReplyTemplate.id)))
+    await client.post(f"/templates/{template_id}/delete", data={"csrf": csrf})
+    assert await hub.run(read, hub, lambda s: s.get(ReplyTemplate, template_id)) is not None

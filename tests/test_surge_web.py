@@ -150,8 +150,8 @@ async def test_a_linked_caller_reads_the_reply_and_rates_it(client: Any) -> None
     assert "正在统一处理" in page and 'id="rate"' not in page
 
     csrf = await login(client, "zj")
-    for action, extra in (("sign", {}), ("reply", {"body": "破裂管段已更换，18时恢复供水。",
-                                                       "resolution": "已解决"})):
+    answer = "经现场抢修，桂花路破裂的供水管段已更换完毕，今日18时恢复供水，停水期间已安排送水车。"
+    for action, extra in (("sign", {}), ("reply", {"body": answer, "resolution": "已解决"})):
         case_page = await (await client.get(f"/cases/{carrier.id}")).text()
         version = re.search(r'name="version" value="(\d+)"', case_page)
         assert version

@@ -12,6 +12,7 @@ from hub.models import Appeal, Case, Reply
 from hub.replies.quality import Flag, check, content_of, shingles
 
 EARLIER = 300  # the unit's replies a new one is compared with (boilerplate)
+UNEDITED = 0.9  # a reply this close to one of the unit's templates was not completed
 
 
 class ReplyFlagged(CaseError):
@@ -25,6 +26,21 @@ class ReplyFlagged(CaseError):
                          + "。请修改后再提交；确需按原文发送，请填写“仍要发送的理由”。")
 
 
+def _unedited(session: Session, case: Case, appeal: Appeal | None, body: str) -> list[Flag]:
+    """A reply sent as one of the unit's templates left it (答复模板)."""
+    from hub.models import utcnow
+    from hub.replies.templates import fill, for_case
+
+    sent = shingles(content_of(body))
+    today = utcnow().date()
+    for template in for_case(session, case.unit_id, case.category):
+        filled = fill(template.body, case.number, today, appeal.contact_name if appeal else None)
+        mine = shingles(content_of(filled))
+        if sent and mine and len(sent & mine) / len(sent | mine) >= UNEDITED:
+            return [Flag("unedited", f"答复与模板“{template.name}”几乎相同，请按本件的情况填写")]
+    return []
+
+
 def review(session: Session, case: Case, body: str, send_anyway: str) -> tuple[list[str], str]:
     """The flags' codes and the reason to keep with the reply; raises ReplyFlagged
     when there are flags and no reason."""
@@ -34,6 +50,7 @@ def review(session: Session, case: Case, body: str, send_anyway: str) -> tuple[l
         .order_by(Reply.id.desc()).limit(EARLIER))]
     flags = check(appeal.title if appeal else "", appeal.body if appeal else "", body, earlier,
                   (appeal.contact_phone,) if appeal else ())
+    flags += _unedited(session, case, appeal, body)
     reason = (send_anyway or "").strip()
     if flags and not reason:
         raise ReplyFlagged(flags)

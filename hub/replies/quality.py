@@ -130,4 +130,5 @@ def check(title: str, body: str, reply: str, earlier: Iterable[frozenset[str]] =
 
 
 LABELS = {"too_short": "答复过短", "boilerplate": "套话答复", "off_topic": "答非所问",
-          "third_party_data": "含他人个人信息", "promise_without_date": "承诺无时限"}
+          "third_party_data": "含他人个人信息", "promise_without_date": "承诺无时限",
+          "unedited": "模板未修改"}

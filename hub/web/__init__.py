@@ -39,12 +39,14 @@ def setup_web(app: web.Application) -> None:
         cases,
         cohandle,
         contact_views,
+        direct_answer,
         evaluation_review,
         inbox,
         inbox_bulk,
         knowledge,
         public,
         reminders,
+        reply_templates,
         saved_views,
         staff,
         staff_api,
@@ -65,6 +67,8 @@ def setup_web(app: web.Application) -> None:
     app.add_routes(inbox_bulk.routes)
     app.add_routes(saved_views.routes)
     app.add_routes(knowledge.routes)
+    app.add_routes(direct_answer.routes)
+    app.add_routes(reply_templates.routes)
     app.add_routes(cases.routes)
     app.add_routes(users.routes)
     app.add_routes(admin_units.routes)

@@ -13,6 +13,7 @@ from hub.db import transaction
 from hub.lifecycle.actions import AWAITING_DISPATCH, STAFF_ACTIONS, available
 from hub.lifecycle.resolutions import RESOLUTIONS
 from hub.lifecycle.service import CaseError, CaseService
+from hub.models import utcnow
 from hub.security.text import parse_id
 from hub.surge.store import surge_for_case
 from hub.web import checked_form, require_staff
@@ -41,13 +42,13 @@ async def _render_case(request: web.Request, case_id: int, error: str | None = N
     hub, staff = _hub(request), _staff(request)
     calendar = request.app["case_service"].calendar
 
-    def load() -> tuple[dict[str, Any], Any]:
+    def load() -> tuple[dict[str, Any], Any, list[dict[str, str]]]:
         with hub.sessions() as s:
             detail = case_detail(s, staff, case_id, calendar)
-            return detail, surge_for_case(s, case_id)
+            return detail, surge_for_case(s, case_id), _templates(s, staff, detail, calendar)
 
     try:
-        detail, surge = await hub.run(load)
+        detail, surge, reply_templates = await hub.run(load)
     except CaseError as exc:
         return aiohttp_jinja2.render_template("error.html", request, {
             "heading": "找不到工单", "message": str(exc)}, status=exc.status)
@@ -57,7 +58,22 @@ async def _render_case(request: web.Request, case_id: int, error: str | None = N
         **choices(hub), "d": detail, "actions": available(staff.role, detail["case"]),
         "declared": STAFF_ACTIONS, "resolutions": RESOLUTIONS,
         "awaiting_dispatch": detail["case"].state in AWAITING_DISPATCH, "surge": surge,
-        "error": error, "notice": notice, "draft": draft or {}}, status=status)
+        "error": error, "notice": notice, "draft": draft or {},
+        "reply_templates": reply_templates}, status=status)
+
+
+def _templates(session: Any, staff: Staff, detail: dict[str, Any], calendar: Any
+               ) -> list[dict[str, str]]:
+    """The unit's reply templates for this case, placeholders filled (答复模板)."""
+    from hub.replies.templates import fill, for_case
+
+    case = detail["case"]
+    if staff.role != "unit" or case.unit_id != staff.unit_id:
+        return []
+    today = utcnow().astimezone(calendar.tz).date()
+    return [{"name": t.name, "resolution": t.resolution or "",
+             "body": fill(t.body, case.number, today, detail.get("contact_name"))}
+            for t in for_case(session, case.unit_id, case.category)]
 
 
 def _case_id(request: web.Request) -> int:

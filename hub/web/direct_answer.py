@@ -13,12 +13,13 @@ from aiohttp import web
 
 from hub.db import transaction
 from hub.intake_schema import ItemError, validate_item
+from hub.knowledge import assistant
 from hub.knowledge.direct import answer_directly
 from hub.knowledge.store import search
 from hub.lifecycle.service import CaseError, CaseService, new_query_code
 from hub.models import utcnow
 from hub.security.text import parse_id
-from hub.web import citizen_session, surges
+from hub.web import citizen_session, require_staff, surges
 from hub.web.auth import Staff
 from hub.web.staff import DESK_SOURCE
 
@@ -64,3 +65,50 @@ async def knowledge_step(request: web.Request, form: Any, fields: dict[str, str]
         return await again(str(exc), exc.status)
     return citizen_session.redirect(request, "/calls/new?done=1&direct=1",
                                     citizen_session.RECEIPT, number, code)
+
+
+routes = web.RouteTableDef()
+MAX_TEXT = 4000
+
+
+@routes.post("/calls/assist")
+@require_staff("operator", "dispatcher")
+async def assist(request: web.Request) -> web.StreamResponse:
+    """The operator's assistant (hub/knowledge/assistant.py) for the call being typed:
+    a POST so the caller's phone never lands in an address or an access log."""
+    from hub.security.text import same_secret
+
+    hub = request.app["hub"]
+    staff: Staff = request["staff"]
+    if not same_secret(request.headers.get("X-CSRF-Token", ""), staff.csrf_token):
+        return web.json_response({"error": "send the page's csrf token in X-CSRF-Token"},
+                                 status=403)
+    try:
+        sent = await request.json()
+    except ValueError:
+        sent = None
+    if not isinstance(sent, dict):
+        return web.json_response({"error": "send a JSON object"}, status=400)
+    title, body, phone = (str(sent.get(k) or "")[:MAX_TEXT] for k in ("title", "body", "phone"))
+    router = request.app["router"]
+    tz = request.app["case_service"].calendar.tz
+    config = hub.config
+
+    def work() -> dict[str, Any]:
+        decision = router.route(f"{title}\n{body}")
+        now = utcnow()
+        with hub.sessions() as s:
+            return assistant.suggest(s, decision, title, body, phone[:30], now,
+                                     now.astimezone(tz).date(),
+                                     {u.code: u.name for u in config.units},
+                                     {c.code: c.name for c in config.counties})
+
+    if not (title.strip() or body.strip() or phone.strip()):
+        return web.json_response({"articles": [], "caller_cases": [], "same_matter": None})
+    return web.json_response(await hub.run(work), dumps=_dumps)
+
+
+def _dumps(value: Any) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False)
