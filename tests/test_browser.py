@@ -374,6 +374,13 @@ async def test_first_day_flows_on_a_phone_and_by_keyboard(server: Any, browser: 
     await disp.keyboard.press("o")
     await disp.wait_for_url(re.compile(r".*/cases/\d+$"))
     assert number in (await disp.content())
+    # on the case: a goes to the assignment form, n to the next case of the queue
+    await disp.keyboard.press("a")
+    assert await disp.evaluate("document.activeElement.name") == "unit"
+    await disp.evaluate("document.activeElement.blur()")
+    await disp.keyboard.press("n")
+    await disp.wait_for_url(re.compile(r".*/inbox\?view=triage&ok=empty$"))
+    assert "这个队列已经处理完了" in await disp.content()
     await disp.goto(f"{base}/inbox?view=triage")
     assert await disp.locator("#newer").is_hidden()
     await phone.goto(f"{base}/submit")

@@ -154,3 +154,14 @@ async def test_saved_views_are_each_users_own(client: Any) -> None:
     assert "A3待分拨" in await (await client.get("/inbox")).text()
     await client.post(f"/inbox/views/{view_id}/delete", data={"csrf": csrf})
     assert "A3待分拨" not in await (await client.get("/inbox")).text()
+
+
+async def test_next_case_of_the_queue(client: Any) -> None:
+    hub = client.app["hub"]
+    await hub.run(make_staff, hub)
+    ids = await hub.run(_cases, hub, ["北门路灯不亮", "南门井盖缺失"])
+    await login(client, "disp")
+    resp = await client.get(f"/inbox/next?skip={ids[1]}", allow_redirects=False)
+    assert resp.status == 303 and resp.headers["Location"] == f"/cases/{ids[0]}"
+    resp = await client.get(f"/inbox/next?skip={ids[0]}", allow_redirects=False)
+    assert resp.headers["Location"] == f"/cases/{ids[1]}"

@@ -82,6 +82,31 @@ async def render_inbox(request: web.Request, filters: Filters, notice: str | Non
         status=status)
 
 
+#: the queue a role works through, case by case (the case page's 下一件)
+QUEUES = {"dispatcher": "triage", "unit": "mine", "operator": "callback",
+          "supervisor": "supervise"}
+
+
+@routes.get("/inbox/next")
+@require_staff()
+async def next_case(request: web.Request) -> web.StreamResponse:
+    """The next case of the role's queue after the one just handled (``skip``)."""
+    hub, staff = _hub(request), _staff(request)
+    filters = Filters(view=QUEUES.get(staff.role, "all"))
+    skip = parse_id(request.query.get("skip", "")) or 0
+    calendar = request.app["case_service"].calendar
+
+    def load() -> int | None:
+        with hub.sessions() as s:
+            rows, _ = list_cases(s, staff, filters, calendar, limit=2)
+            return next((r.id for r in rows if r.id != skip), None)
+
+    found = await hub.run(load)
+    if found is None:
+        raise web.HTTPSeeOther(f"/inbox?view={filters.view}&ok=empty")
+    raise web.HTTPSeeOther(f"/cases/{found}")
+
+
 @routes.get("/inbox/newer")
 @require_staff()
 async def newer(request: web.Request) -> web.StreamResponse:
@@ -149,7 +174,8 @@ def _xlsx_bytes(rows: list[dict[str, Any]]) -> bytes:
 
 #: what a redirect to the inbox after an action says (?ok=..., with n=how many)
 NOTICES = {"returned": "已保存：已退回，等待分拨中心仲裁；仲裁前工单仍计本单位办理时限",
-           "assigned": "已保存：批量交办 {n} 件", "urged": "已保存：批量督办 {n} 件"}
+           "assigned": "已保存：批量交办 {n} 件", "urged": "已保存：批量督办 {n} 件",
+           "empty": "这个队列已经处理完了"}
 
 
 def notice_for(query: Any) -> str | None:
