@@ -43,6 +43,12 @@ async def browser() -> AsyncIterator[Any]:
         await b.close()
 
 
+async def _phone(browser: Any) -> Any:
+    """A page in a phone-sized, mobile browser context (390 × 844)."""
+    context = await browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    return await context.new_page()
+
+
 async def _login(browser: Any, base: str, username: str) -> Any:
     page = await (await browser.new_context(viewport={"width": 1366, "height": 768})).new_page()
     await page.goto(f"{base}/login")
@@ -59,8 +65,7 @@ async def test_roles_do_their_jobs_in_a_browser(server: Any, browser: Any) -> No
     await hub.run(make_staff, hub)
 
     # a citizen on a phone submits an appeal
-    phone = await (await browser.new_context(viewport={"width": 390, "height": 844},
-                                             is_mobile=True)).new_page()
+    phone = await _phone(browser)
     await phone.goto(f"{base}/submit")
     await phone.fill("input[name=title]", "小区路灯不亮")
     await phone.fill("textarea[name=body]", "阳光小区东门路灯坏了一个月，晚上出行不安全。")
@@ -192,8 +197,7 @@ async def test_surge_banner_for_operators_and_the_reply_for_linked_callers(
                       unit_id=carrier.unit_id)
 
     await hub.run(answer)
-    phone = await (await browser.new_context(viewport={"width": 390, "height": 844},
-                                             is_mobile=True)).new_page()
+    phone = await _phone(browser)
     await phone.goto(f"{base}/lookup")
     await phone.fill("input[name=number]", caller.number)
     await phone.fill("input[name=code]", caller.query_code)
@@ -356,8 +360,7 @@ async def test_first_day_flows_on_a_phone_and_by_keyboard(server: Any, browser: 
     base = str(server.make_url("")).rstrip("/")
     hub = server.app["hub"]
     await hub.run(make_staff, hub)
-    phone = await (await browser.new_context(viewport={"width": 390, "height": 844},
-                                             is_mobile=True)).new_page()
+    phone = await _phone(browser)
     await phone.goto(f"{base}/submit")
     await phone.fill("textarea[name=body]", "和平路垃圾桶满了没人清运，气味很大。")
     await phone.click("button[type=submit]")
@@ -392,8 +395,7 @@ async def test_first_day_flows_on_a_phone_and_by_keyboard(server: Any, browser: 
     assert "1" in (await disp.text_content("#newer-count") or "")
     assert await disp.locator("tr.case-row").count() == 1  # the rows did not move
 
-    narrow = await (await browser.new_context(viewport={"width": 390, "height": 844},
-                                              is_mobile=True)).new_page()
+    narrow = await _phone(browser)
     await narrow.goto(f"{base}/login")
     await narrow.fill("input[name=username]", "disp")
     await narrow.fill("input[name=password]", PASSWORD)

@@ -71,14 +71,20 @@ def test_a_promise_needs_a_date() -> None:
     assert "promise_without_date" not in codes(GOOD)
 
 
-async def test_a_flagged_reply_goes_out_only_with_a_reason(client: Any) -> None:
+async def _with_zhujian(client: Any) -> tuple[Any, str, int, str]:
+    """A citizen's appeal assigned to 住建, whose staff member is logged in: the hub,
+    the case number and id, and the session's CSRF token."""
     hub = client.app["hub"]
     await hub.run(make_staff, hub)
-    _, _, case_id = await submit_as_citizen(client, TITLE, BODY, "周九", "13600005555")
+    number, _, case_id = await submit_as_citizen(client, TITLE, BODY, "周九", "13600005555")
     csrf = await login(client, "disp")
     await act_on_case(client, case_id, csrf, action="assign", unit="zhujian")
     await logout(client, csrf)
-    csrf = await login(client, "zj")
+    return hub, number, case_id, await login(client, "zj")
+
+
+async def test_a_flagged_reply_goes_out_only_with_a_reason(client: Any) -> None:
+    hub, _, case_id, csrf = await _with_zhujian(client)
     await act_on_case(client, case_id, csrf, action="sign")
     stock = "网友您好！您的留言已收悉，已转相关部门处理。"
     page = await act_on_case(client, case_id, csrf, saved=False, action="reply", body=stock,
@@ -113,13 +119,7 @@ async def test_a_flagged_reply_goes_out_only_with_a_reason(client: Any) -> None:
 
 
 async def test_templates_start_a_reply_that_must_still_be_completed(client: Any) -> None:
-    hub = client.app["hub"]
-    await hub.run(make_staff, hub)
-    number, _, case_id = await submit_as_citizen(client, TITLE, BODY, "周九", "13600005555")
-    csrf = await login(client, "disp")
-    await act_on_case(client, case_id, csrf, action="assign", unit="zhujian")
-    await logout(client, csrf)
-    csrf = await login(client, "zj")
+    hub, number, case_id, csrf = await _with_zhujian(client)
     template = ("{称呼}您好！您反映的工单{编号}已收悉。经现场核查，幸福路东段路灯已安排维修，"
                 "于{日期}恢复照明，今后纳入每周夜间巡查。")
     bad = await client.post("/templates", data={"csrf": csrf, "name": "路灯", "body": "太短"})
