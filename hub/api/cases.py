@@ -145,14 +145,14 @@ async def rate_case(request: web.Request) -> web.Response:
     except ValidationError as exc:
         if any(e["loc"][0] in ("code", "grade") for e in exc.errors()):
             raise ApiError(422, "missing_field",
-                           "code and grade are required strings") from None
+                           "请提供查询验证码（code）和评价（grade）") from None
         if any(e["loc"][0] == "solved" for e in exc.errors()):
-            raise ApiError(422, "wrong_type", "solved must be true, false or null",
+            raise ApiError(422, "wrong_type", "是否解决（solved）只能是 true、false 或 null",
                            field="solved") from None
-        raise ApiError(422, "too_long", f"comment must be a string of at most {MAX_COMMENT} "
-                       "characters") from None
+        raise ApiError(422, "too_long", f"意见（comment）须为不超过 {MAX_COMMENT} 字的文字") \
+            from None
     if rating.grade not in GRADES:
-        raise ApiError(400, "bad_grade", f"grade must be one of {', '.join(GRADES)}",
+        raise ApiError(400, "bad_grade", "评价（grade）须为：" + "、".join(GRADES),
                        field="grade")
     svc = _service(request)
     client = client_address(request)
@@ -209,8 +209,7 @@ async def evaluate_unit_json(request: web.Request) -> web.Response:
     grades = {k: body.get(k) for k in ASPECTS}
     comment = body.get("comment")
     if comment is not None and (not isinstance(comment, str) or len(comment) > MAX_COMMENT):
-        raise ApiError(422, "too_long", f"comment must be a string of at most {MAX_COMMENT} "
-                       "characters")
+        raise ApiError(422, "too_long", f"意见（comment）须为不超过 {MAX_COMMENT} 字的文字")
     secret = hub.settings.secret_key
     device = verified_device(secret, request.cookies.get(DEVICE_COOKIE))
     client = EvaluationClient(client_address(request), device)
