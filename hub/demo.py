@@ -79,7 +79,8 @@ def create_demo_users(hub: Hub) -> list[str]:
         existing = set(s.scalars(select(User.username)))
         for username, role, unit, name in DEMO_USERS:
             if username not in existing:
-                add_user(s, username, DEMO_PASSWORD, role, name, unit)
+                # 住建's account is its unit's head: it hears every stage of the warnings
+                add_user(s, username, DEMO_PASSWORD, role, name, unit, head=username == "zhujian")
     return [u[0] for u in DEMO_USERS]
 
 

@@ -149,6 +149,9 @@ class History:
                     self.cluster(local)
             day += timedelta(days=1)
         self.misconduct()
+        from hub.demo_showcase import showcase
+
+        self.counts["showcase"] = showcase(self.hub, self.s, self.svc, self.now)
         from hub.lifecycle.deadlines import check_deadlines
         from hub.lifecycle.warnings import send_due
 

@@ -10,7 +10,15 @@ from sqlalchemy import func, select
 
 from hub.core import Hub
 from hub.demo_history import seed_history
-from hub.models import Case, CaseEvent, MisconductFinding, RankingReport
+from hub.models import (
+    Case,
+    CaseEvent,
+    CoTask,
+    MisconductFinding,
+    RankingReport,
+    Reminder,
+    ReplyTemplate,
+)
 
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 
@@ -21,7 +29,7 @@ def test_history_is_made_once_and_published(hub: Hub) -> None:
     assert made["published"] == [f"2026-W{w}" for w in range(43, 49)]
     assert seed_history(hub, now=NOW) is None  # a restart adds nothing
     with hub.sessions() as s:
-        assert s.scalar(select(func.count()).select_from(Case)) == made["cases"]
+        assert s.scalar(select(func.count()).select_from(Case)) == made["cases"] + made["showcase"]
         states = dict(s.execute(select(Case.state, func.count()).group_by(Case.state)).all())
         actions = dict(s.execute(select(CaseEvent.action, func.count())
                                  .group_by(CaseEvent.action)).all())
@@ -41,6 +49,19 @@ def test_history_is_made_once_and_published(hub: Hub) -> None:
                    "overdue", "cohandle", "cohandle_answer", "warn"):
         assert actions.get(action, 0) >= 1, (action, actions)
     assert returned_then.get("assign", 0) >= 2  # returns judged by a dispatcher
+    # today's work for the demo accounts: something in every queue (hub/demo_showcase.py)
+    assert made["showcase"] == 8 and states.get("returned", 0) >= 1
+    with hub.sessions() as s:
+        asked = s.scalar(select(func.count()).select_from(Case).where(
+            Case.extension_requested | Case.pause_requested))
+        urged = s.scalar(select(func.count()).select_from(Case).where(Case.urge_count >= 2))
+        flagged = s.scalar(select(func.count()).select_from(Case).where(Case.reply_flagged))
+        cotasks = s.scalar(select(func.count()).select_from(CoTask).where(
+            CoTask.state == "open"))
+        reminders = s.scalar(select(func.count()).select_from(Reminder))
+        kept = s.scalar(select(func.count()).select_from(ReplyTemplate))
+    assert asked >= 2 and urged >= 1 and flagged >= 1 and cotasks >= 1 and reminders >= 1
+    assert kept == 2
     assert made["rightful_returns"] >= 1 and made["wrongful_returns"] >= 1
     assert findings == 2
     assert reports == made["published"]
