@@ -49,6 +49,16 @@ async def _phone(browser: Any) -> Any:
     return await context.new_page()
 
 
+async def _serious_violations(page: Any) -> list[str]:
+    """axe-core's WCAG 2 A/AA violations of serious or critical impact on the page."""
+    from axe_playwright_python.async_playwright import Axe
+
+    results = await Axe().run(page, options={"runOnly": {
+        "type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}})
+    return [f"{v['id']}: {v['help']} ({len(v['nodes'])}: {v['nodes'][0]['target']})"
+            for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+
+
 async def _login(browser: Any, base: str, username: str) -> Any:
     page = await (await browser.new_context(viewport={"width": 1366, "height": 768})).new_page()
     await page.goto(f"{base}/login")
@@ -150,6 +160,7 @@ async def test_published_report_renders_in_the_browser(server: Any, browser: Any
     await page.goto(f"{base}/reports")
     await page.click("text=2026年第40周")
     await page.wait_for_selector("svg rect")
+    assert await _serious_violations(page) == []  # the citizens' report is accessible too
     # one chart per indicator, a bar for each of the two units with enough cases to rank
     assert await page.locator("figure svg").count() == 7
     assert await page.locator("#fig-on_time svg rect").count() == 2
@@ -290,20 +301,14 @@ async def test_a_case_through_return_arbitration_pause_call_back_and_redo(
 async def test_pages_pass_an_automated_accessibility_check(server: Any, browser: Any) -> None:
     """axe-core (WCAG 2 A and AA rules) on the pages citizens and staff use most: no
     violation of serious or critical impact (labels, contrast, names, structure)."""
-    from axe_playwright_python.async_playwright import Axe
 
     base = str(server.make_url("")).rstrip("/")
     hub = server.app["hub"]
     await hub.run(make_staff, hub)
-    axe = Axe()
     found: dict[str, list[str]] = {}
 
     async def check(page: Any, name: str) -> None:
-        results = await axe.run(page, options={"runOnly": {
-            "type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}})
-        bad = [f"{v['id']}: {v['help']} ({len(v['nodes'])}: "
-               f"{v['nodes'][0]['target']})"
-               for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+        bad = await _serious_violations(page)
         if bad:
             found[name] = bad
 
@@ -331,15 +336,26 @@ async def test_pages_pass_an_automated_accessibility_check(server: Any, browser:
     await unit.click(".action-sign button")
     await unit.wait_for_selector("text=已保存")
     await check(unit, "/cases/{id} (signed)")
-    for path in ("/reminders", "/cohandle", "/knowledge", "/knowledge/new", "/no/such/page"):
+    for path in ("/reminders", "/cohandle", "/knowledge", "/knowledge/new", "/templates",
+                 "/no/such/page"):
         await unit.goto(base + path)
         await check(unit, path)
     sup = await _login(browser, base, "sup")
-    await sup.goto(f"{base}/inbox?view=supervise")
-    await check(sup, "/inbox?view=supervise")
+    for path in ("/inbox?view=supervise", "/surges", "/supervise/evaluations"):
+        await sup.goto(base + path)
+        await check(sup, path)
     op = await _login(browser, base, "op")
     await op.goto(f"{base}/calls/new")
     await check(op, "/calls/new")
+    await op.fill("textarea[name=body]", "社保卡丢了怎么补办")
+    await op.click("button:has-text('查找知识库')")
+    await check(op, "/calls/new (knowledge)")
+    adm = await _login(browser, base, "adm")
+    for path in ("/admin/sources", "/admin/units", "/admin/users", "/admin/contact-views"):
+        await adm.goto(base + path)
+        await check(adm, path)
+    await citizen.goto(f"{base}/evaluate/zhujian")
+    await check(citizen, "/evaluate/{unit}")
     await citizen.goto(f"{base}/lookup")
     await citizen.fill("input[name=number]", number)
     await citizen.fill("input[name=code]", code)
