@@ -159,7 +159,7 @@ async def test_return_and_ruling_through_the_pages(client: Any) -> None:
     assert number in queue
     page = await (await client.get(f"/cases/{case_id}")).text()
     assert 'id="return-claim"' in page and ELSEWHERE in page
-    assert 'action-arbitrate' in page and 'action-assign' not in page
+    assert 'class="card action-arbitrate"' in page and 'class="card action-assign"' not in page
     assert f'<option value="{ZJ}" selected>' in page
     await act_on_case(client, case_id, csrf, action="arbitrate", ruling="退回成立", unit=ZJ)
     assert number not in await (await client.get("/inbox?view=arbitration")).text()
