@@ -66,12 +66,12 @@ def _respond(fmt: str, root: str, item: str, rows: list[dict[str, Any]],
         body = ET.tostring(top, encoding="unicode", xml_declaration=False)
         return web.Response(text='<?xml version="1.0" encoding="utf-8"?>' + body,
                             content_type="text/xml", charset="utf-8", status=status)
-    return web.json_response(rows, status=status, dumps=_dumps)
+    return web.json_response(rows, status=status, dumps=json_text)
 
 
 def _single(fmt: str, root: str, row: dict[str, Any]) -> web.Response:
     if fmt == "json":
-        return web.json_response(row, dumps=_dumps)
+        return web.json_response(row, dumps=json_text)
     top = ET.Element(root)
     for key, value in row.items():
         ET.SubElement(top, key).text = "" if value is None else str(value)
@@ -80,7 +80,8 @@ def _single(fmt: str, root: str, row: dict[str, Any]) -> web.Response:
                         content_type="text/xml", charset="utf-8")
 
 
-def _dumps(value: Any) -> str:
+def json_text(value: Any) -> str:
+    """JSON with Chinese as it is (not \\u escapes): what clients show people."""
     import json
 
     return json.dumps(value, ensure_ascii=False)

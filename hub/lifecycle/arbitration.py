@@ -46,7 +46,7 @@ def return_case(svc: CaseService, session: Session, case_id: int, actor: str, re
                 unit_id: int | None = None, expected_version: int | None = None,
                 now: datetime | None = None) -> Case:
     """退回: the unit says the case is not its own; it waits for a dispatcher's ruling."""
-    from hub.lifecycle.service import CaseError
+    from hub.lifecycle.service import CaseError, _text
 
     if not reason or not reason.strip():
         raise CaseError("退回须写明原因")
@@ -136,6 +136,3 @@ def _running_deadline(session: Session, case: Case, returned: CaseEvent | None
 def _unit_name(session: Session, code: str | None) -> str:
     return session.scalar(select(Unit.name).where(Unit.code == code)) or str(code)
 
-
-def _text(appeal: Appeal | None) -> str:
-    return "" if appeal is None else f"{appeal.title}\n{appeal.body}"

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from hub.lifecycle.service import CaseError
 from hub.models import Appeal, Case, Reply
 from hub.replies.quality import Flag, check, content_of, shingles
+from hub.textsim import jaccard
 
 EARLIER = 300  # the unit's replies a new one is compared with (boilerplate)
 UNEDITED = 0.9  # a reply this close to one of the unit's templates was not completed
@@ -36,7 +37,7 @@ def _unedited(session: Session, case: Case, appeal: Appeal | None, body: str) ->
     for template in for_case(session, case.unit_id, case.category):
         filled = fill(template.body, case.number, today, appeal.contact_name if appeal else None)
         mine = shingles(content_of(filled))
-        if sent and mine and len(sent & mine) / len(sent | mine) >= UNEDITED:
+        if jaccard(sent, mine) >= UNEDITED:
             return [Flag("unedited", f"答复与模板“{template.name}”几乎相同，请按本件的情况填写")]
     return []
 

@@ -26,6 +26,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from hub.textsim import jaccard
+
 COURTESY = re.compile("|".join((
     r"(尊敬的)?(网友|市民|先生|女士|同志)?[“\"「]?[A-Za-z0-9_\u4e00-\u9fa5]{0,12}"
     r"[”\"」]?[:：，,]?\s*(您好|你好)[！!，,。]?",
@@ -68,10 +70,6 @@ def shingles(text: str) -> frozenset[str]:
     return frozenset(text[i:i + 3] for i in range(max(0, len(text) - 2)))
 
 
-def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
-    return len(a & b) / len(a | b) if a and b else 0.0
-
-
 @lru_cache(maxsize=1)
 def _keywords_engine() -> object:
     import jieba.analyse
@@ -112,7 +110,7 @@ def check(title: str, body: str, reply: str, earlier: Iterable[frozenset[str]] =
         flags.append(Flag("too_short", f"答复过短：除去问候语只有{len(content)}字，"
                                        f"未具体回应诉求（至少{needed}字）"))
     mine = shingles(content)
-    alike = sum(1 for other in earlier if _jaccard(mine, other) >= SIMILAR) if mine else 0
+    alike = sum(1 for other in earlier if jaccard(mine, other) >= SIMILAR) if mine else 0
     if alike >= SIMILAR_COUNT:
         flags.append(Flag("boilerplate", f"与本单位{alike}件以往答复几乎相同，像是套话"))
     terms = key_terms(title, body)

@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
+from hub.api.open311 import json_text
 from hub.db import transaction
 from hub.intake_schema import ItemError, validate_item
 from hub.knowledge import assistant
@@ -105,10 +106,5 @@ async def assist(request: web.Request) -> web.StreamResponse:
 
     if not (title.strip() or body.strip() or phone.strip()):
         return web.json_response({"articles": [], "caller_cases": [], "same_matter": None})
-    return web.json_response(await hub.run(work), dumps=_dumps)
+    return web.json_response(await hub.run(work), dumps=json_text)
 
-
-def _dumps(value: Any) -> str:
-    import json
-
-    return json.dumps(value, ensure_ascii=False)
