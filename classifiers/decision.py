@@ -22,3 +22,4 @@ class RouteDecision:
     hide_identity: bool = False
     rule: str | None = None
     accused: tuple[str, ...] = ()  # units a misconduct report names (hub/whistleblower.py)
+    model: str | None = None  # the classifier version that decided (None: a rule, no model)

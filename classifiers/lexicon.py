@@ -41,6 +41,13 @@ def from_taxonomy(path: Path) -> dict[str, list[str]]:
     return {c: sorted(t for t in ts if shared[t] == 1) for c, ts in sorted(terms.items())}
 
 
+def tree_rows(path: Path) -> list[tuple[str, str, str]]:
+    """The taxonomy's rows as (一级, 二级, 三级), in file order."""
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        return [((r.get("一级分类") or "").strip(), (r.get("二级分类") or "").strip(),
+                 (r.get("三级分类") or "").strip()) for r in csv.DictReader(fh)]
+
+
 def features(texts: list[str], lexicon: dict[str, list[str]]) -> np.ndarray:
     """log(1 + number of a class's terms present), one column per lexicon class."""
     classes = sorted(lexicon)

@@ -43,6 +43,9 @@ class TrainingSet:
     unlabelled: list[str] = field(default_factory=list)
     lexicon: dict[str, list[str]] = field(default_factory=dict)
     weak_weight: float = 0.2
+    # the category tree's rows (一级, 二级, 三级): the router guesses finer categories
+    # from them (hub/catalogue/lookup.py); not a feature, so not in the digest
+    tree: list[tuple[str, str, str]] = field(default_factory=list)
 
     def digest(self) -> str:
         h = hashlib.sha256()
@@ -62,6 +65,10 @@ class Params:
     C: float = 1.0
     min_df: int = 2
     tokenizer: str = DEFAULT_TOKENIZER
+
+
+def version_of(meta: dict[str, Any]) -> str:
+    return f"{meta.get('trained_at', '?')}/{str(meta.get('data_hash', '?'))[:8]}"
 
 
 class CategoryClassifier:
@@ -117,6 +124,9 @@ class CategoryClassifier:
                          n_labelled=len(data.texts), n_weak=len(data.weak_texts),
                          n_unlabelled=len(data.unlabelled), data_hash=data.digest(),
                          classes=self.classes, params=vars(self.params),
+                         taxonomy=[list(r) for r in data.tree],
+                         # the category mix it learnt from: drift is measured against it
+                         class_counts={c: data.labels.count(c) for c in sorted(set(data.labels))},
                          train_seconds=round(time.perf_counter() - started, 2))
         return self
 
@@ -155,6 +165,12 @@ class CategoryClassifier:
             order = np.argsort(-row)[:k]
             out.append([(self.classes[i], float(row[i])) for i in order])
         return out
+
+    @property
+    def version(self) -> str:
+        """Which model decided a case (kept on the case for dispatch-quality figures):
+        when it was trained and from what data; a retrain is a new version."""
+        return version_of(self.meta)
 
     # -- persistence -----------------------------------------------------------------------
     def save(self, path: Path) -> None:

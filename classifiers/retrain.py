@@ -76,7 +76,8 @@ def retrain(hub: Hub) -> dict[str, Any]:
     data = build_training_set(list(base), list(base.values()), extras, cols)
     candidate = CategoryClassifier(current.params).fit(data)
     candidate.meta.update({k: v for k, v in current.meta.items()
-                           if k in ("threshold", "cv", "target_accuracy", "source", "seed")})
+                           if k in ("threshold", "thresholds", "cv", "target_accuracy",
+                                    "promise", "source", "seed")})
     held_texts, held_labels = [t for t, _ in held], [c for _, c in held]
     old, new = _score(current, held_texts, held_labels), _score(candidate, held_texts, held_labels)
     summary = {"corrections": len(corrections), "held_back": len(held), "current": old,
@@ -88,5 +89,31 @@ def retrain(hub: Hub) -> dict[str, Any]:
         summary["replaced"] = True
     else:
         summary["reason"] = "the candidate scored lower on the held-back corrections"
+    summary.update(at=utcnow().isoformat(timespec="seconds"), current_version=current.version,
+                   candidate_version=candidate.version)
+    record(path, summary)
     log.info("router retrain: %s", summary)
     return summary
+
+
+def summary_path(model_path: Path) -> Path:
+    return model_path.with_name(model_path.stem + ".retrain.json")
+
+
+def record(model_path: Path, summary: dict[str, Any]) -> None:
+    """Keep the last comparison beside the model, for the admin page (atomic)."""
+    import json
+
+    target = summary_path(model_path)
+    tmp = target.with_suffix(".tmp")
+    tmp.write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
+    tmp.replace(target)
+
+
+def last_summary(model_path: Path) -> dict[str, Any] | None:
+    import json
+
+    try:
+        return json.loads(summary_path(model_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from classifiers.decision import RouteDecision
 from classifiers.model import CategoryClassifier
 from classifiers.text import add_words
+from classifiers.train import SEED_LEXICON as SEED_TAXONOMY
+from hub.catalogue.lookup import Catalogue, FinerCategories
 from hub.config import CityConfig, RoutingSpec
 from hub.whistleblower import accused_units
 
@@ -76,6 +80,18 @@ class Router:
         self.gazetteer = Gazetteer(config)
         self.threshold = float(model.meta.get("threshold", self.spec.triage_threshold)) \
             if model else self.spec.triage_threshold
+        # a category much harder than the rest has a higher threshold of its own
+        # (classifiers/promise.py)
+        self.thresholds: dict[str, float] = dict(model.meta.get("thresholds") or {}) \
+            if model else {}
+        self.version = model.version if model else None
+        # finer categories from the tree the model was trained with (else the seed's),
+        # and the dispatch catalogue once the pipeline loads it (use_catalogue)
+        tree = (model.meta.get("taxonomy") if model else None) or lex_tree(SEED_TAXONOMY)
+        self.finer = FinerCategories([tuple(r) for r in tree])  # type: ignore[misc]
+        self.catalogue: Catalogue | None = None
+        self.catalogue_signature: object = None
+        self.tz = ZoneInfo(config.deadlines.timezone)
         add_words([n for n, _ in self.gazetteer.names] + [u.name for u in config.units])
         self.model_path: Path | None = None
         self.model_mtime: float | None = None
@@ -90,14 +106,36 @@ class Router:
         local = f"{county}-{department}" if county else None
         return local if local and local in self.unit_codes else department
 
-    def route_many(self, texts: list[str]) -> list[RouteDecision]:
+    def use_catalogue(self, catalogue: Catalogue, signature: object) -> None:
+        """Dispatch by this catalogue from now on (hub/catalogue/)."""
+        self.catalogue, self.catalogue_signature = catalogue, signature
+
+    def route_many(self, texts: list[str], day: date | None = None) -> list[RouteDecision]:
+        """Decisions for ``texts``; ``day`` (the city's today by default) picks the
+        catalogue lines in force."""
+        day = day or datetime.now(self.tz).date()
         tops = self.model.top(texts, k=3) if self.model and texts else [[] for _ in texts]
-        return [self._decide(text, top) for text, top in zip(texts, tops, strict=True)]
+        return [self._decide(text, top, day) for text, top in zip(texts, tops, strict=True)]
 
-    def route(self, text: str) -> RouteDecision:
-        return self.route_many([text])[0]
+    def route(self, text: str, day: date | None = None) -> RouteDecision:
+        return self.route_many([text], day)[0]
 
-    def _decide(self, text: str, top: list[tuple[str, float]]) -> RouteDecision:
+    def _dispatch(self, text: str, category: str, county: str | None, day: date
+                  ) -> dict[str, object]:
+        """The unit for a predicted category: the catalogue's most specific line in
+        force (an any-area line still goes to the named county's own department, as
+        [categories] does), else config's [categories]; with the finer category."""
+        sub, item = self.finer.guess(text, category)
+        found = self.catalogue.unit_for(category, sub, item, county, day) \
+            if self.catalogue is not None else None
+        if found is not None and found.unit in self.unit_codes:
+            unit = found.unit if found.for_county else self.unit_for(found.unit, county)
+            return {"unit": unit, "sub": sub, "item": item, "via": f"目录{found.level}"}
+        dept = self.spec.categories.get(category)
+        return {"unit": self.unit_for(dept, county) if dept else None, "sub": sub,
+                "item": item}
+
+    def _decide(self, text: str, top: list[tuple[str, float]], day: date) -> RouteDecision:
         county = self.gazetteer.county_of(text)
         urgency = detect_urgency(text, self.spec)
         for rule in self.spec.rules:
@@ -113,18 +151,25 @@ class Router:
                     hide_identity=rule.hide_identity, rule=rule.name, accused=accused)
         suggestions = []
         for category, p in top:
-            dept = self.spec.categories.get(category)
-            unit = self.unit_for(dept, county) if dept else None
-            suggestions.append({"category": category, "unit": unit, "p": round(p, 4)})
+            where = self._dispatch(text, category, county, day)
+            suggestions.append({"category": category, "unit": where.pop("unit"),
+                                "p": round(p, 4), **{k: v for k, v in where.items() if v}})
         if not suggestions:
             return RouteDecision(None, None, county, 0.0, True, [], urgency.urgent,
                                  urgency.terms)
         best = suggestions[0]
-        confident = best["p"] >= self.threshold and best["unit"] is not None
+        limit = self.thresholds.get(best["category"], self.threshold)
+        confident = best["p"] >= limit and best["unit"] is not None
         return RouteDecision(
             category=best["category"], unit_code=best["unit"], county_code=county,
             confidence=float(best["p"]), needs_triage=not confident, suggestions=suggestions,
-            urgent=urgency.urgent, urgent_terms=urgency.terms)
+            urgent=urgency.urgent, urgent_terms=urgency.terms, model=self.version)
+
+
+def lex_tree(path: Path) -> list[tuple[str, str, str]]:
+    from classifiers.lexicon import tree_rows
+
+    return tree_rows(path)
 
 
 def train_seed_model(path: Path) -> CategoryClassifier:

@@ -141,7 +141,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             "unlabelled": len(data.unlabelled),
             "taxonomy": str(extras.taxonomy) if extras.taxonomy else "seed",
             "cv": {k: report[k] for k in ("n", "accuracy", "macro_f1", "threshold",
-                                          "auto_routed_share", "auto_routed_accuracy")}})
+                                          "auto_routed_share", "auto_routed_accuracy")},
+            "promise": report["promise"]})
     return 0
 
 
@@ -160,9 +161,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         _print(report)
     else:
-        print(f"n={report['n']} accuracy={report['accuracy']} macro_f1={report['macro_f1']} "
-              f"auto_routed={report['auto_routed_share']} "
-              f"(accuracy {report['auto_routed_accuracy']})")
+        seen, promised = report["observed"], report.get("expected") or {}
+        print(f"n={report['n']} accuracy={report['accuracy']} macro_f1={report['macro_f1']}")
+        print(f"at threshold {seen['threshold']}: auto-routed {seen['coverage']} "
+              f"(95% {seen['coverage_interval']}) at accuracy {seen['auto_routed_accuracy']} "
+              f"(95% {seen['auto_routed_accuracy_interval']})")
+        if promised:
+            print(f"promised: auto-routed {promised.get('coverage')} "
+                  f"({promised.get('coverage_interval')}) at accuracy "
+                  f"{promised.get('auto_routed_accuracy')} "
+                  f"({promised.get('auto_routed_accuracy_interval')})")
         for cls, m in report["per_class"].items():
             print(f"  {cls:<10} f1={m['f1']:.3f} p={m['precision']:.3f} r={m['recall']:.3f} "
                   f"n={m['support']}")
@@ -381,9 +389,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     from connectors.cli import register as register_pull
     from hub.ops_cli import register as register_ops
+    from hub.router_cli import register as register_router
 
     register_pull(sub)
     register_ops(sub)
+    register_router(sub)
     return parser
 
 

@@ -196,7 +196,8 @@ class History:
         category = next((c for c, u in self.hub.config.routing.categories.items() if u == dept),
                         "城乡建设")
         decision = RouteDecision(category, None if triage else unit, county.code,
-                                 0.4 if triage else 0.9, triage, [], rule=None)
+                                 0.4 if triage else 0.9, triage, [], rule=None,
+                                 model="demo-history")  # the 派单质量 page's history
         case = self.svc.open_case(self.s, appeal, decision, actor="router", now=received)
         try:
             self.handle(case.id, unit, received, triage, recent)

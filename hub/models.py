@@ -167,6 +167,10 @@ class Case(SQLModel, table=True):
               sqlite_where=text(OPEN_WORK_SQL), postgresql_where=text(OPEN_WORK_SQL)),
         # cases changed since a moment (rankings: what may have been open then)
         Index("ix_work_order_updated_created", "updated_at", "created_at"),
+        # the router's dispatch quality by week (hub/dispatch_quality.py)
+        Index("ix_work_order_routed_created", "created_at",
+              sqlite_where=text("route_model IS NOT NULL"),
+              postgresql_where=text("route_model IS NOT NULL")),
     )
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(max_length=24, unique=True)
@@ -176,6 +180,9 @@ class Case(SQLModel, table=True):
     unit_id: int | None = Field(default=None, foreign_key="unit.id")
     county_code: str | None = Field(default=None, max_length=40)
     confidence: float | None = None
+    # the classifier version that decided the first dispatch (None: a rule or no model)
+    route_model: str | None = Field(default=None, max_length=40)
+    route_category: str | None = Field(default=None, max_length=40)  # what it predicted
     suggestions: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
     urgent: bool = False
     urgent_terms: list[str] | None = Field(default=None, sa_column=Column(JSON))
@@ -649,3 +656,26 @@ class Surge(SQLModel, table=True):
     ended_at: datetime | None = None
     ended_by: str | None = Field(default=None, max_length=60)
     version: int = 1
+
+
+class DispatchEntry(SQLModel, table=True):
+    """One line of the dispatch catalogue (派单目录): a category, optionally narrowed to
+    its second and third level and to a county, maps to the responsible unit from a
+    day (and until a day, exclusive). A revision never edits a line: it ends it and
+    adds the new one, so the catalogue as it stood on any day stays readable
+    (hub/catalogue/)."""
+
+    __table_args__ = (Index("ix_dispatch_entry_category", "category", "effective_from"),)
+    id: int | None = Field(default=None, primary_key=True)
+    category: str = Field(max_length=40)  # 一级分类
+    subcategory: str | None = Field(default=None, max_length=60)  # 二级分类
+    item: str | None = Field(default=None, max_length=60)  # 三级分类
+    county_code: str | None = Field(default=None, max_length=40)  # None: any area
+    unit_code: str = Field(max_length=40)
+    effective_from: date
+    effective_to: date | None = None  # exclusive; None: until revised
+    note: str | None = Field(default=None, max_length=200)
+    created_by: str = Field(max_length=60)
+    created_at: datetime = Field(default_factory=utcnow)
+    ended_by: str | None = Field(default=None, max_length=60)
+    ended_at: datetime | None = None

@@ -83,6 +83,7 @@ class Pipeline:
             snapshot = [_Claimed(a.id, a.title, a.body, a.received_at, a.raw) for a in appeals]
         if not snapshot:
             return BatchResult(0, 0)
+        self._refresh_catalogue()
         decisions = self.router.route_many([compose(a.title, a.body) for a in snapshot])
         # a whistleblower's report is never clustered: linked to a carrier case it would
         # follow (and be noted on) a case the accused unit may handle (hub/whistleblower.py)
@@ -105,6 +106,20 @@ class Pipeline:
             settled = self.surges.settle(
                 s, {a.id: c for (a, _), c in zip(batch, case_ids, strict=True)}, clusters)
         return BatchResult(len(snapshot), len(case_ids), settled.linked, clusters.comparisons)
+
+    def _refresh_catalogue(self) -> None:
+        """Give the router the dispatch catalogue when it changed (one small read per
+        batch): an admin's edit applies to the next batch, a dated one on its day."""
+        use = getattr(self.router, "use_catalogue", None)
+        if use is None:
+            return
+        from hub.catalogue import store
+
+        with self.hub.sessions() as s:
+            signature = store.signature(s)
+            if signature != getattr(self.router, "catalogue_signature", None):
+                today = datetime.now(self.cases.calendar.tz).date()
+                use(store.snapshot(s, today - timedelta(days=1)), signature)
 
     def drain(self) -> int:
         """Process until the queue is empty; returns how many cases were opened."""

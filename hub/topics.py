@@ -226,19 +226,23 @@ def _plan(s: Session, members: list[_Member], lock: bool = False) -> _Plan:
     if not members:
         return _Plan({}, {}, [], result, {}, newest)
     by_key = _candidates(s, members)
-    topics = _load(s, sorted({t for ts in by_key.values() for t in ts}), lock)
+    # only the topics some member will compare with (its MAX_CANDIDATES sharing most
+    # bands) are loaded: loading every topic sharing any band cost time and memory in
+    # proportion to the topics in the window (two thirds of the job in a soak). The
+    # batch's own new topics can only push stored ones out of a member's top, never
+    # bring another in, so this set is enough.
+    wanted: set[int] = set()
+    for m in members:
+        wanted.update(_top(m.keys, by_key))
+    topics = _load(s, sorted(wanted), lock)
     seen = {t.id: (t.size, t.last_at) for t in topics.values()}
     placed: dict[int, int] = {}  # appeal id -> topic id (provisional when negative)
     bands: list[tuple[int, int]] = []  # key, topic id
     for m in members:
-        shared: dict[int, int] = {}
-        for key in m.keys:
-            for topic_id in by_key.get(key, ()):
-                shared[topic_id] = shared.get(topic_id, 0) + 1
         best: tuple[float, _Topic] | None = None
-        for topic_id in sorted(shared, key=lambda t: (-shared[t], t))[:MAX_CANDIDATES]:
-            topic = topics[topic_id]
-            if topic.last_at < m.at - WINDOW:
+        for topic_id in _top(m.keys, by_key):
+            topic = topics.get(topic_id)
+            if topic is None or topic.last_at < m.at - WINDOW:
                 continue
             score = 0.0
             for _, grams in topic.reps:
@@ -264,6 +268,15 @@ def _plan(s: Session, members: list[_Member], lock: bool = False) -> _Plan:
             for key in m.keys:
                 by_key.setdefault(key, set()).add(topic.id)
     return _Plan(topics, placed, bands, result, seen, newest)
+
+
+def _top(keys: list[int], by_key: dict[int, set[int]]) -> list[int]:
+    """The ``MAX_CANDIDATES`` topics sharing most band keys (ties: lowest id)."""
+    shared: dict[int, int] = {}
+    for key in keys:
+        for topic_id in by_key.get(key, ()):
+            shared[topic_id] = shared.get(topic_id, 0) + 1
+    return sorted(shared, key=lambda t: (-shared[t], t))[:MAX_CANDIDATES]
 
 
 def _write_plan(s: Session, plan: _Plan) -> None:

@@ -52,6 +52,8 @@ def open_cases(svc: CaseService, session: Session, batch: list[tuple[Any, RouteD
             "state": "assigned" if auto else "triage", "category": d.category,
             "unit_id": svc.unit_ids[d.unit_code] if auto else None,
             "county_code": d.county_code, "confidence": d.confidence,
+            "route_model": d.model if d.rule is None else None,
+            "route_category": d.category if d.rule is None and d.model else None,
             "suggestions": d.suggestions, "urgent": d.urgent,
             "urgent_terms": list(d.urgent_terms), "hide_identity": d.hide_identity,
             "accused_units": list(d.accused) or None,

@@ -37,6 +37,7 @@ def setup_web(app: web.Application) -> None:
         admin_sources,
         admin_units,
         cases,
+        catalogue,
         cohandle,
         contact_views,
         direct_answer,
@@ -47,6 +48,7 @@ def setup_web(app: web.Application) -> None:
         public,
         reminders,
         reply_templates,
+        router_quality,
         saved_views,
         staff,
         staff_api,
@@ -72,6 +74,8 @@ def setup_web(app: web.Application) -> None:
     app.add_routes(cases.routes)
     app.add_routes(users.routes)
     app.add_routes(admin_units.routes)
+    app.add_routes(router_quality.routes)
+    app.add_routes(catalogue.routes)
     app.add_routes(admin_sources.routes)
     app.add_routes(evaluation_review.routes)
     app.add_routes(contact_views.routes)
