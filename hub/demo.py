@@ -151,6 +151,10 @@ def prepare_history(settings: Settings) -> None:
                             tuple(hub.config.routing.categories))
         if articles:
             print(f"  {articles} knowledge-base articles", flush=True)
+        from hub.catalogue.demo import seed as seed_catalogue
+
+        with transaction(hub.sessions) as s:  # a few 派单目录 lines the router follows
+            seed_catalogue(s, hub.config, utcnow().astimezone(tz).date())
     finally:
         hub.close()
 
