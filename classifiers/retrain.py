@@ -4,8 +4,11 @@ model only if the new one does at least as well on a held-back slice.
 The slice is every fifth correction by a stable hash of its text: neither model
 has seen those, so the comparison is fair. The training file the current model
 came from (recorded in its metadata) supplies the rest; corrections of the same
-text override its label. Returns (退回) say which unit was wrong, not which
-category is right, so they are kept for dispatchers to review, not trained on.
+text override its label. Closed cases the router sent right (automatic, never moved
+or returned, category unchanged: ``hub.dispatch_quality.confirmed``) join the
+training too: corrections alone are a biased sample of the model's mistakes. Returns
+(退回) say which unit was wrong, not which category is right, so they are kept for
+dispatchers to review, not trained on.
 """
 
 from __future__ import annotations
@@ -55,6 +58,11 @@ def retrain(hub: Hub) -> dict[str, Any]:
                               .where(RoutingLabel.origin == "correction",
                                      RoutingLabel.category.is_not(None))
                               .order_by(RoutingLabel.id)))
+    from hub.dispatch_quality import confirmed
+
+    with hub.sessions() as s:
+        confirmations = [(t, c) for t, c in confirmed(s)
+                         if t.strip() and (not classes or c in classes)]
     corrections: dict[str, str] = {}
     for _, text, category in rows:
         if text.strip() and (not classes or category in classes):
@@ -69,6 +77,7 @@ def retrain(hub: Hub) -> dict[str, Any]:
     cols = Columns(**source.get("columns", {}))
     texts, labels = labelled(train_file, cols)
     base = {t: lab for t, lab in zip(texts, labels, strict=True)}
+    base.update({t: c for t, c in confirmations if not held_back(t)})
     base.update({t: c for t, c in corrections.items() if not held_back(t)})
     for t, _ in held:
         base.pop(t, None)
@@ -80,7 +89,8 @@ def retrain(hub: Hub) -> dict[str, Any]:
                                     "promise", "source", "seed")})
     held_texts, held_labels = [t for t, _ in held], [c for _, c in held]
     old, new = _score(current, held_texts, held_labels), _score(candidate, held_texts, held_labels)
-    summary = {"corrections": len(corrections), "held_back": len(held), "current": old,
+    summary = {"corrections": len(corrections), "confirmed": len(confirmations),
+               "held_back": len(held), "current": old,
                "candidate": new, "replaced": False}
     if (new["macro_f1"], new["accuracy"]) >= (old["macro_f1"], old["accuracy"]):
         candidate.meta.update(labels_through=last_id, retrained_at=utcnow().isoformat(),

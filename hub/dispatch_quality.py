@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from hub.models import Case, CaseEvent
@@ -189,3 +189,26 @@ def router_report(hub: Any, now: datetime, weeks: int = 8, model: Any = None
                       "per_category_thresholds": meta.get("thresholds") or {},
                       "promise": meta.get("promise")},
             "last_retrain": last_summary(path), **figures}
+
+
+def confirmed(session: Session, limit: int = 5000) -> list[tuple[str, str]]:
+    """(text, category) of the newest closed cases that confirm the router: sent
+    automatically, never 改派 nor returned, category unchanged, closed as 办结 (not by
+    a supervisor's 审核办结). Learning from corrections alone trains on mistakes only
+    (benchmarks/router_learning.py measures what these add)."""
+    from hub.models import Appeal
+
+    first = aliased(CaseEvent)
+    other = aliased(CaseEvent)
+    auto = exists().where(first.case_id == Case.id, first.action == "assign",
+                          first.at == Case.created_at)
+    disturbed = exists().where(other.case_id == Case.id, or_(
+        other.action.in_(("reassign", "return", "conclude")),
+        and_(other.action == "assign", other.at != Case.created_at)))
+    rows = session.execute(
+        select(Appeal.title, Appeal.body, Case.category)
+        .join(Appeal, Appeal.id == Case.appeal_id)
+        .where(Case.state == "closed", Case.route_model.is_not(None),
+               Case.category == Case.route_category, auto, ~disturbed)
+        .order_by(Case.id.desc()).limit(limit)).all()
+    return [(f"{title}\n{body}", category) for title, body, category in rows]

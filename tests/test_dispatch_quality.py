@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select
 
 from classifiers.decision import RouteDecision
 from hub.db import transaction
@@ -17,7 +18,7 @@ from hub.dispatch_quality import drift, router_report, week_figures
 from hub.intake_schema import validate_item
 from hub.lifecycle import arbitration
 from hub.lifecycle.service import CaseService
-from hub.models import Appeal
+from hub.models import Appeal, Case
 from hub.queue import enqueue
 from hub.ranking.period import parse_period
 from tests.webutil import login, make_staff
@@ -25,6 +26,7 @@ from tests.webutil import login, make_staff
 CST = ZoneInfo("Asia/Shanghai")
 ZJ, JT = "zhujian", "jiaotong"
 TRAFFIC, BUILDING = "交通运输", "城乡建设"
+REPLY = "已联系公交公司更换站牌，感谢您的反映。"
 
 
 def at(day: int, hour: int) -> datetime:
@@ -150,3 +152,30 @@ async def test_page_shows_the_figures_to_dispatchers_not_units(client: Any) -> N
     await login(client, "jt")
     resp = await client.get("/admin/router")
     assert resp.status == 403
+
+
+def test_closed_cases_the_router_sent_right_confirm_it(hub: Any) -> None:
+    """Only the kept case, once closed, confirms its category: moved, returned,
+    re-categorised, open or supervisor-concluded cases do not."""
+    from hub.dispatch_quality import confirmed
+
+    svc = week_of_cases(hub)
+    with transaction(hub.sessions) as s:
+        assert confirmed(s) == []  # nothing closed yet
+        ids = {c.appeal_id: c.id for c in s.scalars(select(Case))}
+        texts = {a.external_id: a.id for a in s.scalars(select(Appeal))}
+        for ext in ("kept", "wrongful", "moved"):
+            case_id = ids[texts[ext]]
+            unit_user = "zj" if ext == "moved" else "jt"
+            if ext != "kept":
+                svc.sign(s, case_id, unit_user, now=at(14, 9))
+            svc.reply(s, case_id, unit_user, REPLY, now=at(14, 10))
+            svc.close(s, case_id, "op", now=at(14, 11))
+        m2 = ids[texts["m2"]]
+        svc.sign(s, m2, "jt", now=at(14, 9))
+        svc.reply(s, m2, "jt", REPLY, now=at(14, 10))
+        svc.close(s, m2, "op", now=at(14, 11))
+    with hub.sessions() as s:
+        found = confirmed(s)
+    assert [c for _, c in found] == [TRAFFIC, TRAFFIC]
+    assert sorted(t.split("\n")[1].split("：")[0] for t, _ in found) == ["kept", "m2"]
