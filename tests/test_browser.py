@@ -351,7 +351,8 @@ async def test_pages_pass_an_automated_accessibility_check(server: Any, browser:
     await op.click("button:has-text('查找知识库')")
     await check(op, "/calls/new (knowledge)")
     adm = await _login(browser, base, "adm")
-    for path in ("/admin/sources", "/admin/units", "/admin/users", "/admin/contact-views"):
+    for path in ("/admin/sources", "/admin/units", "/admin/users", "/admin/contact-views",
+                 "/admin/router", "/admin/catalogue"):
         await adm.goto(base + path)
         await check(adm, path)
     await citizen.goto(f"{base}/evaluate/zhujian")
