@@ -304,6 +304,18 @@ def check_retrain(hub: FreshHub, words: list[str], run: Run) -> None:
     assert out["replaced"] is False and "correction" in out["reason"], out
 
 
+def check_router_stats(hub: FreshHub, words: list[str], run: Run) -> None:
+    out = run.json()
+    model = out["model"]
+    decided = sum(w["decided"] for w in out["weeks"])
+    assert decided > 0 and all(w["auto_routed"] <= w["decided"] for w in out["weeks"]), out
+    assert model["version"], model
+    if not model["seed"]:  # `hub train` ran (the SQLite pass): it made a promise, and the
+        # imported appeals were routed by the seed model before it replaced it
+        assert model["promise"]["coverage"] > 0, model
+        assert all(w["model"] != model["version"] for w in out["weeks"]), out
+
+
 def check_sources(hub: FreshHub, words: list[str], run: Run) -> None:
     out = run.json()
     names = {s["name"] for s in out} if isinstance(out, list) else set(out)
@@ -396,6 +408,7 @@ CHECKS: dict[str, Callable[[FreshHub, list[str], Run], None]] = {
     "pull": check_pull, "quarantine": check_quarantine, "source reset": check_source_reset,
     "jobs": check_jobs, "backup": check_backup, "restore": check_restore,
     "privacy find": check_privacy_find, "privacy erase": check_privacy_erase,
+    "router stats": check_router_stats,
 }
 # commands that never open the database: run once, in the SQLite pass
 DATABASE_FREE = {"train", "evaluate"}
