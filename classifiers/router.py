@@ -197,4 +197,12 @@ def load_router(hub: Hub) -> Router:
     router = Router(hub.config, model, set(hub.unit_ids))
     router.model_path = path
     router.model_mtime = path.stat().st_mtime if path.exists() else None
+    try:  # the dispatch catalogue as it stands (the pipeline reloads it when it changes)
+        from hub.catalogue import store
+
+        with hub.sessions() as s:
+            today = datetime.now(router.tz).date()
+            router.use_catalogue(store.snapshot(s, today), store.signature(s))
+    except Exception:  # the database is unreachable: the pipeline loads it once it is
+        log.warning("dispatch catalogue not loaded yet; routing by config until it is")
     return router

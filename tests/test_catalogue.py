@@ -16,7 +16,7 @@ from classifiers.router import Router
 from hub.catalogue import store
 from hub.catalogue.lookup import Catalogue, FinerCategories, Line
 from hub.db import transaction
-from hub.models import DispatchEntry
+from hub.models import DispatchEntry, utcnow
 from tests.webutil import csrf_in, login, make_staff
 
 TREE = [("城乡建设", "城市建设和市政管理", "园林绿化环卫"),
@@ -191,3 +191,27 @@ async def test_admins_edit_the_catalogue_dispatchers_read_it(client: Any) -> Non
     refused = await client.post("/admin/catalogue", data={
         "csrf": token, "category": "城乡建设", "unit": "zhujian", "from": "2026-01-01"})
     assert refused.status == 403
+
+
+def test_the_pipeline_follows_a_line_added_while_it_runs(hub: Any) -> None:
+    """A running pipeline (its router loaded before the line existed) dispatches the
+    next batch by the new line: no restart, no retraining."""
+    from classifiers.router import load_router
+    from hub.intake_schema import validate_item
+    from hub.models import Case
+    from hub.pipeline import Pipeline
+    from hub.queue import enqueue
+
+    pipeline = Pipeline(hub, load_router(hub))
+    assert pipeline.router.catalogue is not None and len(pipeline.router.catalogue) == 0
+    today = pipeline.cases.calendar.local_date(utcnow())
+    add(hub, {"category": "城乡建设", "subcategory": "市政设施", "item": "路灯",
+              "unit": "chengguan"}, today)
+    with transaction(hub.sessions) as s:
+        enqueue(s, hub.source_ids["hotline-push"], [validate_item(
+            {"external_id": "lamp-1", "body": "A3区幸福路路灯坏了一个月没人修，晚上出行很不方便"})])
+    pipeline.drain()
+    with hub.sessions() as s:
+        case = s.scalars(select(Case)).one()
+    assert case.suggestions[0]["via"] == "目录三级", case.suggestions
+    assert case.suggestions[0]["unit"] == pipeline.router.unit_for("chengguan", "A3")
