@@ -312,7 +312,11 @@ def check_router_stats(hub: FreshHub, words: list[str], run: Run) -> None:
     assert model["version"], model
     if not model["seed"]:  # `hub train` ran (the SQLite pass): it made a promise, and the
         # imported appeals were routed by the seed model before it replaced it
-        assert model["promise"]["coverage"] > 0, model
+        promise = model["promise"]  # with few labels it may promise nothing (coverage 0)
+        assert promise["messages"] == csv_rows(hub.data / "labelled_train.csv"), model
+        assert promise["threshold"] == model["threshold"], model
+        low, high = promise["coverage_interval"]
+        assert low <= promise["coverage"] <= high, model
         assert all(w["model"] != model["version"] for w in out["weeks"]), out
 
 
