@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from classifiers.decision import RouteDecision
+from classifiers.lexicon import tree_rows
 from classifiers.model import CategoryClassifier
 from classifiers.text import add_words
 from classifiers.train import SEED_LEXICON as SEED_TAXONOMY
@@ -87,7 +88,7 @@ class Router:
         self.version = model.version if model else None
         # finer categories from the tree the model was trained with (else the seed's),
         # and the dispatch catalogue once the pipeline loads it (use_catalogue)
-        tree = (model.meta.get("taxonomy") if model else None) or lex_tree(SEED_TAXONOMY)
+        tree = (model.meta.get("taxonomy") if model else None) or tree_rows(SEED_TAXONOMY)
         self.finer = FinerCategories([tuple(r) for r in tree])  # type: ignore[misc]
         self.catalogue: Catalogue | None = None
         self.catalogue_signature: object = None
@@ -166,12 +167,6 @@ class Router:
             urgent=urgency.urgent, urgent_terms=urgency.terms, model=self.version)
 
 
-def lex_tree(path: Path) -> list[tuple[str, str, str]]:
-    from classifiers.lexicon import tree_rows
-
-    return tree_rows(path)
-
-
 def train_seed_model(path: Path) -> CategoryClassifier:
     """A small model from the repo's own seed corpus, so a fresh clone routes sensibly."""
     from classifiers.train import SEED_CORPUS, Columns, Extras, build_training_set, labelled
@@ -201,8 +196,7 @@ def load_router(hub: Hub) -> Router:
         from hub.catalogue import store
 
         with hub.sessions() as s:
-            today = datetime.now(router.tz).date()
-            router.use_catalogue(store.snapshot(s, today), store.signature(s))
+            store.refresh(router, s)
     except Exception:  # the database is unreachable: the pipeline loads it once it is
         log.warning("dispatch catalogue not loaded yet; routing by config until it is")
     return router

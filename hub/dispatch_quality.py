@@ -90,6 +90,13 @@ def drift(mix: Counter[str] | dict[str, int], training: dict[str, int]) -> dict[
             "largest_shift": {"category": largest, "change": round(shifts[largest], 4)}}
 
 
+def _router_assignment(event: Any) -> Any:
+    """The router's own 交办 of a case, made in the transaction that opened it: how an
+    automatic dispatch is told from a dispatcher's."""
+    return and_(event.case_id == Case.id, event.action == "assign",
+                event.at == Case.created_at)
+
+
 def weeks_back(now: datetime, tz: ZoneInfo, count: int) -> list[Period]:
     """The week ``now`` falls in and the ``count - 1`` before it, newest first."""
     today = now.astimezone(tz).date()
@@ -102,9 +109,8 @@ def week_figures(session: Session, period: Period) -> list[WeekFigures]:
     later = aliased(CaseEvent)
     in_week = and_(Case.route_model.is_not(None), Case.created_at >= period.start,
                    Case.created_at < period.end, Case.merged_into_id.is_(None))
-    opening = (select(first.unit_id).where(  # the router's own assignment, at opening
-        first.case_id == Case.id, first.action == "assign", first.at == Case.created_at)
-        .limit(1).correlate(Case).scalar_subquery())
+    opening = (select(first.unit_id).where(_router_assignment(first))
+               .limit(1).correlate(Case).scalar_subquery())
     moves = (select(func.count(later.id)).where(
         later.case_id == Case.id, later.action.in_(MOVES), later.unit_id != opening)
         .correlate(Case).scalar_subquery())
@@ -200,8 +206,7 @@ def confirmed(session: Session, limit: int = 5000) -> list[tuple[str, str]]:
 
     first = aliased(CaseEvent)
     other = aliased(CaseEvent)
-    auto = exists().where(first.case_id == Case.id, first.action == "assign",
-                          first.at == Case.created_at)
+    auto = exists().where(_router_assignment(first))
     disturbed = exists().where(other.case_id == Case.id, or_(
         other.action.in_(("reassign", "return", "conclude")),
         and_(other.action == "assign", other.at != Case.created_at)))

@@ -110,16 +110,12 @@ class Pipeline:
     def _refresh_catalogue(self) -> None:
         """Give the router the dispatch catalogue when it changed (one small read per
         batch): an admin's edit applies to the next batch, a dated one on its day."""
-        use = getattr(self.router, "use_catalogue", None)
-        if use is None:
-            return
+        if not hasattr(self.router, "use_catalogue"):
+            return  # ManualTriage: nothing to dispatch by
         from hub.catalogue import store
 
         with self.hub.sessions() as s:
-            signature = store.signature(s)
-            if signature != getattr(self.router, "catalogue_signature", None):
-                today = datetime.now(self.cases.calendar.tz).date()
-                use(store.snapshot(s, today - timedelta(days=1)), signature)
+            store.refresh(self.router, s)
 
     def drain(self) -> int:
         """Process until the queue is empty; returns how many cases were opened."""

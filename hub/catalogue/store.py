@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -200,7 +200,10 @@ def signature(session: Session) -> tuple[int, int, str]:
     return int(count or 0), int(newest or 0), str(ended or "")
 
 
-def history(session: Session, limit: int = 500) -> list[DispatchEntry]:
-    """Every line, newest first (ended ones included): what the catalogue said when."""
-    return list(session.scalars(select(DispatchEntry).order_by(
-        DispatchEntry.id.desc()).limit(limit)))
+def refresh(router: Any, session: Session) -> None:
+    """Give ``router`` the catalogue when it changed since it last got it (one small
+    read): load_router at start, the pipeline before each batch."""
+    found = signature(session)
+    if found != router.catalogue_signature:
+        today = datetime.now(router.tz).date()
+        router.use_catalogue(snapshot(session, today), found)

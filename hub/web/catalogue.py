@@ -37,11 +37,11 @@ def _rows(hub: Hub) -> dict[str, Any]:
         lines = list(s.scalars(select(DispatchEntry).order_by(
             DispatchEntry.category, DispatchEntry.subcategory, DispatchEntry.item,
             DispatchEntry.county_code, DispatchEntry.effective_from)))
-        ended = store.history(s, 300)
+    newest_first = sorted(lines, key=lambda e: -(e.id or 0))[:300]
 
     def view(e: DispatchEntry) -> dict[str, Any]:
         return {"category": e.category, "sub": e.subcategory or "", "item": e.item or "",
-                "county": counties.get(e.county_code or "", "全市（任一县区）")
+                "county": counties.get(e.county_code, e.county_code)
                 if e.county_code else "全市（任一县区）",
                 "unit": names.get(e.unit_code, e.unit_code), "from": e.effective_from,
                 "to": e.effective_to, "note": e.note or "", "by": e.created_by,
@@ -52,7 +52,7 @@ def _rows(hub: Hub) -> dict[str, Any]:
                         (e.effective_to is None or e.effective_to > today)],
             "coming": [view(e) for e in lines if e.effective_from > today and
                        (e.effective_to is None or e.effective_to > e.effective_from)],
-            "ended": [view(e) for e in ended if e.effective_to is not None and
+            "ended": [view(e) for e in newest_first if e.effective_to is not None and
                       e.effective_to <= today or (e.effective_to is not None and
                                                    e.effective_to <= e.effective_from)],
             "categories": sorted(hub.config.routing.categories),
