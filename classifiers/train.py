@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from joblib import Parallel, delayed
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 from sklearn.model_selection import StratifiedKFold
 
 from classifiers import lexicon as lex
 from classifiers import promise
+from classifiers.errors import DataError
 from classifiers.model import CategoryClassifier, Params, TrainingSet
 from classifiers.text import compose
 from classifiers.weak_labels import label_from_reply
@@ -34,10 +36,6 @@ class Columns:
     body: str = "留言详情"
     label: str = "一级分类"
     reply: str = "答复意见"
-
-
-class DataError(ValueError):
-    """A training or evaluation file cannot be used; says which and why."""
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:
@@ -147,32 +145,67 @@ def choose_threshold(truth: list[str], predicted: list[str], confidence: np.ndar
 def cross_validate(data: TrainingSet, folds: int = 5, params: Params | None = None,
                    seed: int = 0) -> tuple[list[str], np.ndarray]:
     """Out-of-fold predictions and confidences for every labelled example."""
+    return cross_validate_runs(data, folds, params, [seed])[0]
+
+
+def cross_validate_runs(data: TrainingSet, folds: int = 5, params: Params | None = None,
+                        seeds: list[int] | None = None, jobs: int = 1
+                        ) -> list[tuple[list[str], np.ndarray]]:
+    """Out-of-fold predictions and confidences for every labelled example, one run per
+    shuffle seed. The folds are independent fits, so ``jobs`` processes share them
+    (each fit is mostly single-threaded: two cores halve ``hub train``); the results do
+    not depend on ``jobs``."""
     y = np.array(data.labels)
     folds = int(min(folds, np.unique(y, return_counts=True)[1].min()))
     if folds < 2:
         raise DataError("every category needs at least two examples to cross-validate")
-    predicted = np.empty(len(y), dtype=object)
-    confidence = np.zeros(len(y))
-    cache: dict[str, str] = {}
-    for train_idx, test_idx in StratifiedKFold(folds, shuffle=True, random_state=seed).split(
-            data.texts, y):
+    seeds = [0] if seeds is None else seeds
+    tasks = [(run, train_idx, test_idx) for run, seed in enumerate(seeds)
+             for train_idx, test_idx in StratifiedKFold(folds, shuffle=True, random_state=seed)
+             .split(data.texts, y)]
+    # tokenise once here rather than once per fold in every process
+    tokenizer = CategoryClassifier(params)
+    cache = {t: tokenizer._tokens(t) for t in
+             {*data.texts, *data.weak_texts, *data.unlabelled}}
+    jobs = max(1, min(jobs, len(tasks)))
+    chunks = [tasks[i::jobs] for i in range(jobs)]
+    if jobs == 1:
+        done = [_run_folds(data, params, chunks[0], cache)]
+    else:
+        done = Parallel(n_jobs=jobs, backend="loky")(
+            delayed(_run_folds)(data, params, chunk, cache) for chunk in chunks)
+    predicted = np.empty((len(seeds), len(y)), dtype=object)
+    confidence = np.zeros((len(seeds), len(y)))
+    for results in done:
+        for run, test_idx, labels, scores in results:
+            predicted[run, test_idx] = labels
+            confidence[run, test_idx] = scores
+    return [([str(p) for p in predicted[r]], confidence[r]) for r in range(len(seeds))]
+
+
+def _run_folds(data: TrainingSet, params: Params | None,
+               tasks: list[tuple[int, np.ndarray, np.ndarray]], cache: dict[str, str]
+               ) -> list[tuple[int, np.ndarray, list[str], list[float]]]:
+    y = np.array(data.labels)
+    out = []
+    for run, train_idx, test_idx in tasks:
         fold = TrainingSet(
             texts=[data.texts[i] for i in train_idx], labels=list(y[train_idx]),
             weak_texts=data.weak_texts, weak_labels=data.weak_labels,
             unlabelled=data.unlabelled, lexicon=data.lexicon, weak_weight=data.weak_weight)
         model = CategoryClassifier(params).fit(fold, token_cache=cache)
-        for i, top in zip(test_idx, model.top([data.texts[i] for i in test_idx], k=1),
-                          strict=True):
-            predicted[i], confidence[i] = top[0]
-    return [str(p) for p in predicted], confidence
+        top = [t[0] for t in model.top([data.texts[i] for i in test_idx], k=1)]
+        out.append((run, test_idx, [c for c, _ in top], [p for _, p in top]))
+    return out
 
 
 def train(data: TrainingSet, target_accuracy: float = 0.9, folds: int = 5,
-          params: Params | None = None, repeats: int = promise.REPEATS
+          params: Params | None = None, repeats: int = promise.REPEATS, jobs: int = 1
           ) -> tuple[CategoryClassifier, dict[str, Any]]:
-    """Cross-validate ``repeats`` times (for the threshold and the report), then fit on
-    everything. The report is the first shuffle's figures plus the promise."""
-    runs = [cross_validate(data, folds, params, seed=seed) for seed in range(repeats)]
+    """Cross-validate ``repeats`` times (for the threshold and the report; the fits in
+    ``jobs`` processes), then fit on everything. The report is the first shuffle's
+    figures plus the promise."""
+    runs = cross_validate_runs(data, folds, params, list(range(repeats)), jobs)
     pooled = promise.Pooled(np.array([data.labels] * repeats, dtype=object),
                             np.array([p for p, _ in runs], dtype=object),
                             np.array([c for _, c in runs]))

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from classifiers.train import DataError
+from classifiers.errors import DataError
 from hub.config import ConfigError
 from hub.settings import SettingsError, load_settings
 
@@ -129,7 +130,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     extras.replies += [Path(p) for p in args.replies or []]
     extras.unlabelled += [Path(p) for p in args.unlabelled or []]
     data = build_training_set(texts, labels, extras, cols)
-    model, report = train(data, target_accuracy=args.target_accuracy)
+    model, report = train(data, target_accuracy=args.target_accuracy, jobs=args.jobs)
     # what the learning loop retrains from (classifiers/retrain.py)
     model.meta["source"] = {"file": str(path.resolve()), "extras": not args.no_extras,
                             "columns": {"title": cols.title, "body": cols.body,
@@ -339,6 +340,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target-accuracy", type=float, default=0.9,
                    help="auto-route only where cross-validation was this accurate")
     p.add_argument("--out", help="model file (default: var/models/router.joblib)")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                   help="processes for the cross-validation fits (default: one per core)")
     p.set_defaults(fn=cmd_train)
 
     p = sub.add_parser("evaluate", help="score the trained router on a labelled CSV")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from classifiers.train import DataError
+from classifiers.errors import DataError
 from hub.core import Hub
 from hub.db import transaction
 from hub.intake_schema import AppealIn, ItemError, validate_item

@@ -95,3 +95,19 @@ async def client(settings: Settings, aiohttp_client):  # type: ignore[no-untyped
 
 
 HOTLINE_KEY = {"X-Api-Key": "dev-hotline-push-key"}
+# a test that asks for one of these (or is marked ``database``) touches the database;
+# ``empty_url`` (migrations, backups) and ``fresh`` (the README's commands) make their own
+DATABASE_FIXTURES = frozenset({"settings", "hub", "client", "db_template", "empty_url",
+                               "fresh"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every database test runs on both databases; a test that never touches one has
+    already run in the SQLite pass, so the PostgreSQL pass skips it (CI time)."""
+    if not on_postgres():
+        return
+    once = pytest.mark.skip(reason="database-independent: runs in the SQLite pass")
+    for item in items:
+        if item.get_closest_marker("database") is None and \
+                not DATABASE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(once)

@@ -71,3 +71,26 @@ def test_observed_reports_intervals() -> None:
     assert seen["auto_routed_accuracy"] == pytest.approx(0.6667, abs=1e-4)
     lo, hi = seen["auto_routed_accuracy_interval"]
     assert lo < 0.6667 < hi
+
+
+def test_cross_validation_in_two_processes_gives_what_one_gives() -> None:
+    """`hub train --jobs N` shares the fits between processes; every message still gets
+    the prediction of the fold that held it out, whatever the number of processes."""
+    from classifiers.train import (
+        SEED_CORPUS,
+        Columns,
+        Extras,
+        build_training_set,
+        cross_validate_runs,
+        labelled,
+    )
+
+    texts, labels = labelled(SEED_CORPUS, Columns())
+    data = build_training_set(texts, labels, Extras(), Columns())
+    alone = cross_validate_runs(data, folds=3, seeds=[0, 1], jobs=1)
+    shared = cross_validate_runs(data, folds=3, seeds=[0, 1], jobs=2)
+    assert len(alone) == len(shared) == 2
+    for (p1, c1), (p2, c2) in zip(alone, shared, strict=True):
+        assert p1 == p2 and len(p1) == len(texts)
+        assert np.allclose(c1, c2, atol=0.02) and (c1 > 0).all()
+    assert alone[0][0] != alone[1][0] or not np.allclose(alone[0][1], alone[1][1])

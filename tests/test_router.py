@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
 
 from classifiers.router import Router, load_router
 from hub.config import load_config
 from hub.settings import REPO_ROOT
-from tests.conftest import SHARED_DATA, on_postgres
 
 
 @pytest.fixture(scope="module")
@@ -54,29 +48,6 @@ def test_load_router_trains_the_seed_model_when_none_exists(hub, tmp_path) -> No
     r = load_router(hub)
     assert r.model is not None and r.model.meta.get("seed")
     assert (tmp_path / "new" / "m.joblib").exists()
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not (SHARED_DATA / "labelled_train.csv").exists(),
-                    reason="shared labelled data not present")
-@pytest.mark.skipif(on_postgres(), reason="database-independent; runs in the SQLite pass")
-def test_train_and_evaluate_commands_on_the_labelled_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    env = {**os.environ, "HUB_VAR_DIR": str(tmp_path), "HUB_ENV": "test"}
-    train = subprocess.run([sys.executable, "-m", "hub.cli", "train",
-                            str(SHARED_DATA / "labelled_train.csv")],
-                           capture_output=True, text=True, env=env, timeout=900)
-    assert train.returncode == 0, train.stderr[-2000:]
-    cv = json.loads(train.stdout)["cv"]
-    # 5-fold cross-validation on the 300 labelled messages (a plain TF-IDF+SVM gets ~0.7).
-    assert cv["macro_f1"] >= 0.8
-    assert 0 < cv["auto_routed_share"] <= 1
-    out = subprocess.run([sys.executable, "-m", "hub.cli", "evaluate", "--json",
-                          str(SHARED_DATA / "labelled_train.csv")],
-                         capture_output=True, text=True, env=env, timeout=300)
-    report = json.loads(out.stdout)
-    assert set(report) >= {"n", "accuracy", "macro_f1", "per_class", "auto_routed_share",
-                           "auto_routed_accuracy"}
-    assert report["n"] == 300 and report["accuracy"] > 0.9  # its own training data
 
 
 def test_char_grams_are_scikit_learns_char_wb_features() -> None:
