@@ -28,21 +28,40 @@ jieba.setLogLevel(logging.WARNING)
 DEFAULT_TOKENIZER = "rjieba" if rjieba is not None else "jieba"
 _PUNCT = re.compile(r"^[\W_]+$")
 _lock = threading.Lock()
-_known: set[str] = set()
-_CUTTERS: dict[str, Callable[[str], list[str]]] = {"jieba": jieba.lcut}
+_known: set[str] = set()  # every word add_words was given
+_jieba_taught: set[str] = set()  # those the Python jieba has learnt so far
+_jieba_behind = False
+_CUTTERS: dict[str, Callable[[str], list[str]]] = {}
 if rjieba is not None:
     _CUTTERS["rjieba"] = rjieba.cut
 
 
 def add_words(words: Iterable[str]) -> None:
-    """Teach both segmenters place and unit names so 'A7县星沙街道' is not cut oddly."""
+    """Teach the segmenters place and unit names so 'A7县星沙街道' is not cut oddly.
+
+    rjieba learns them at once; the Python jieba only when it is first used to cut
+    (teaching it loads its whole dictionary: ~50 MiB in every process, for nothing
+    where rjieba does the work)."""
+    global _jieba_behind
     with _lock:
         for word in words:
             if word and word not in _known:
-                jieba.add_word(word, freq=20000)
                 if rjieba is not None:
                     rjieba.add_word(word, 20000, None)
                 _known.add(word)
+                _jieba_behind = True
+
+
+def _jieba_cut() -> Callable[[str], list[str]]:
+    """jieba.lcut, once jieba knows every word add_words was given."""
+    global _jieba_behind
+    if _jieba_behind:
+        with _lock:
+            for word in _known - _jieba_taught:
+                jieba.add_word(word, freq=20000)
+                _jieba_taught.add(word)
+            _jieba_behind = False
+    return jieba.lcut
 
 
 def compose(title: str, body: str) -> str:
@@ -60,7 +79,9 @@ def cutter(name: str) -> Callable[[str], list[str]]:
         # same dictionary and algorithm: a model trained with rjieba still routes with
         # jieba, only slower (numbers and dashes are cut a little differently)
         _say_rjieba_is_missing()
-        return jieba.lcut
+        return _jieba_cut()
+    if name == "jieba":
+        return _jieba_cut()
     try:
         return _CUTTERS[name]
     except KeyError:

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
+from hub import memory
 from hub.api import appeals, openapi, ops
 from hub.api.errors import api_errors
 from hub.bootstrap import api_keys
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or load_settings()
+    memory.limit_arenas()  # process-wide and idempotent; before the pools' threads start
     # outermost first: every answer is counted and carries the security headers (errors
     # included); the client's real address is known before any handler or limit reads
     # it; API errors become JSON; database trouble below becomes a 503 with Retry-After
@@ -48,6 +50,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.cleanup_ctx.append(_intake_ctx)
     app.cleanup_ctx.append(_router_ctx)
     app.cleanup_ctx.append(_gc_ctx)
+    app.cleanup_ctx.append(_memory_ctx)
     app.cleanup_ctx.append(_http_ctx)
     app.cleanup_ctx.append(_pipeline_ctx)
     app.cleanup_ctx.append(_scheduler_ctx)
@@ -97,6 +100,14 @@ async def _router_ctx(app: web.Application) -> AsyncIterator[None]:
     hub: Hub = app["hub"]
     app["router"] = await hub.run(load_router, hub)
     yield
+
+
+async def _memory_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Freed memory goes back to the system once a minute (hub/memory.py says why)."""
+    task = memory.start_trimming()
+    yield
+    if task is not None:
+        task.cancel()
 
 
 async def _gc_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from classifiers.router import Router, load_router
@@ -103,3 +106,32 @@ def test_a_model_trained_with_rjieba_still_routes_where_rjieba_is_missing(monkey
     sentence = "A3区某小区路灯坏了一个月"
     assert text.tokens(sentence, "rjieba") == text.tokens(sentence, "jieba")
     assert text.cutter("rjieba") is jieba.lcut
+
+
+def test_routing_with_rjieba_never_loads_the_python_jiebas_dictionary(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Teaching the Python jieba the city's names loaded its ~50 MiB dictionary in
+    every process though rjieba cut every text; it now learns them when first used."""
+    script = (
+        "import sys, jieba\n"
+        "from pathlib import Path\n"
+        "from classifiers.router import train_seed_model\n"
+        "from classifiers.text import add_words, tokens\n"
+        "train_seed_model(Path(sys.argv[1]))\n"
+        "add_words(['星沙街道'])\n"
+        "assert '星沙街道' in tokens('A7县星沙街道的路灯坏了')\n"
+        "print(jieba.dt.initialized)\n"
+        "assert '星沙街道' in tokens('A7县星沙街道的路灯坏了', 'jieba')\n"
+        "print(jieba.dt.initialized)\n")
+    out = subprocess.run([sys.executable, "-c", script, str(tmp_path / "m.joblib")],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["False", "True"]
+
+
+def test_freed_memory_can_be_handed_back_on_glibc() -> None:
+    from hub import memory
+
+    if memory._glibc() is None:
+        pytest.skip("not glibc")
+    assert memory.limit_arenas() is True  # mallopt accepted the parameter
+    assert isinstance(memory.trim(), bool)
