@@ -133,7 +133,9 @@ class CategoryClassifier:
     def _fit_model(self, x: csr_matrix, y: list[str], weights: list[float]) -> None:
         counts = np.unique(y, return_counts=True)[1]
         folds = int(min(3, counts.min()))
-        svm = LinearSVC(C=self.params.C)
+        # seeded: liblinear shuffles the data; unseeded, two fits on the same data could
+        # differ in a borderline prediction (and `hub train --jobs` would depend on N)
+        svm = LinearSVC(C=self.params.C, random_state=0)
         if folds >= 2:
             self.model: Any = CalibratedClassifierCV(svm, method="sigmoid", cv=folds,
                                                 ensemble=False)

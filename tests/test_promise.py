@@ -75,7 +75,9 @@ def test_observed_reports_intervals() -> None:
 
 def test_cross_validation_in_two_processes_gives_what_one_gives() -> None:
     """`hub train --jobs N` shares the fits between processes; every message still gets
-    the prediction of the fold that held it out, whatever the number of processes."""
+    the prediction of the fold that held it out, whatever the number of processes (the
+    fits are seeded: unseeded, liblinear's shuffle made a borderline prediction differ
+    between two runs of the suite)."""
     from classifiers.train import (
         SEED_CORPUS,
         Columns,
@@ -87,10 +89,12 @@ def test_cross_validation_in_two_processes_gives_what_one_gives() -> None:
 
     texts, labels = labelled(SEED_CORPUS, Columns())
     data = build_training_set(texts, labels, Extras(), Columns())
+    np.random.seed(1)  # whatever state NumPy's global generator is left in by others
     alone = cross_validate_runs(data, folds=3, seeds=[0, 1], jobs=1)
+    np.random.seed(2)
     shared = cross_validate_runs(data, folds=3, seeds=[0, 1], jobs=2)
     assert len(alone) == len(shared) == 2
     for (p1, c1), (p2, c2) in zip(alone, shared, strict=True):
         assert p1 == p2 and len(p1) == len(texts)
-        assert np.allclose(c1, c2, atol=0.02) and (c1 > 0).all()
+        assert np.allclose(c1, c2, rtol=0, atol=1e-9) and (c1 > 0).all()
     assert alone[0][0] != alone[1][0] or not np.allclose(alone[0][1], alone[1][1])
