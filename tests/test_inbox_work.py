@@ -5,6 +5,7 @@ unit for supervisors, the "n new" check, and a history in people's names."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -14,7 +15,7 @@ from classifiers.decision import RouteDecision
 from hub.db import transaction
 from hub.intake_schema import validate_item
 from hub.lifecycle.service import CaseService
-from hub.models import Appeal, Case
+from hub.models import Appeal, Case, SavedView
 from hub.queue import enqueue
 from tests.webutil import login, logout, make_staff, read
 
@@ -165,3 +166,30 @@ async def test_next_case_of_the_queue(client: Any) -> None:
     assert resp.status == 303 and resp.headers["Location"] == f"/cases/{ids[0]}"
     resp = await client.get(f"/inbox/next?skip={ids[0]}", allow_redirects=False)
     assert resp.headers["Location"] == f"/cases/{ids[1]}"
+
+
+async def test_saving_views_at_once_neither_fails_nor_passes_the_limit(client: Any) -> None:
+    """Twenty saves of one name at once leave one view and no error; saves of many
+    names at once stop at the limit (PostgreSQL ran them in parallel and answered 500
+    on the unique name)."""
+    from hub.web.saved_views import MAX_VIEWS
+
+    hub = client.app["hub"]
+    await hub.run(make_staff, hub)
+    csrf = await login(client, "disp")
+
+    async def save(name: str) -> int:
+        resp = await client.post("/inbox/views", allow_redirects=False, data={
+            "csrf": csrf, "name": name, "back": "view=triage"})
+        return resp.status
+
+    def names() -> list[str]:
+        with hub.sessions() as s:
+            return list(s.scalars(select(SavedView.name)))
+
+    same = await asyncio.gather(*[save("同名视图") for _ in range(20)])
+    assert set(same) == {303}, same
+    assert await hub.run(names) == ["同名视图"]
+    many = await asyncio.gather(*[save(f"视图{i}") for i in range(MAX_VIEWS + 10)])
+    assert set(many) <= {303, 422} and many.count(303) == MAX_VIEWS - 1, many
+    assert len(await hub.run(names)) == MAX_VIEWS

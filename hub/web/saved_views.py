@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, select
 
 from hub.core import Hub
 from hub.db import transaction
-from hub.models import SavedView
+from hub.models import SavedView, User
 from hub.security.text import clean_line, parse_id
 from hub.web import checked_form, require_staff
 from hub.web.auth import Staff
@@ -41,6 +41,10 @@ async def save_view(request: web.Request) -> web.StreamResponse:
 
     def run() -> str | None:
         with transaction(hub.sessions) as s:
+            # one save at a time per user (PostgreSQL; SQLite's write transaction already
+            # is): two saves of one name at once would both insert (a 500 on the unique
+            # name), and saves of many names at once would all pass the count
+            s.execute(select(User.id).where(User.id == staff.user_id).with_for_update())
             mine = select(func.count()).select_from(SavedView).where(
                 SavedView.user_id == staff.user_id)
             existing = s.scalar(select(SavedView).where(SavedView.user_id == staff.user_id,
