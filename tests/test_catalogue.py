@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from openpyxl import Workbook
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from classifiers.router import Router
 from hub.catalogue import store
@@ -215,3 +215,17 @@ def test_the_pipeline_follows_a_line_added_while_it_runs(hub: Any) -> None:
         case = s.scalars(select(Case)).one()
     assert case.suggestions[0]["via"] == "目录三级", case.suggestions
     assert case.suggestions[0]["unit"] == pipeline.router.unit_for("chengguan", "A3")
+
+
+def test_two_admins_saving_one_key_at_once_leave_one_line_in_force(hub: Any) -> None:
+    """Each saw no line to end and both opened one (PostgreSQL); now one waits."""
+    from tests.concurrency import together
+
+    key = {"category": "城乡建设", "subcategory": "城市建设和市政管理", "item": "市政设施"}
+    _, errors = together(lambda: add(hub, {**key, "unit": "zhujian"}, date(2027, 1, 1)), n=8)
+    assert not errors, errors
+    with hub.sessions() as s:
+        open_lines = list(s.scalars(select(DispatchEntry).where(
+            DispatchEntry.effective_to.is_(None))))
+        every = s.scalar(select(func.count()).select_from(DispatchEntry))
+    assert len(open_lines) == 1 and every == 8

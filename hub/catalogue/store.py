@@ -16,15 +16,18 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
 from hub.catalogue.lookup import Catalogue, Line
 from hub.config import CityConfig
+from hub.db import is_postgres
 from hub.models import DispatchEntry, utcnow
 
 COLUMNS = {"一级分类": "category", "二级分类": "subcategory", "三级分类": "item",
            "县区": "county", "承办单位": "unit"}
 MAX_ROWS = 5000
+CATALOGUE_LOCK = 7_230_028  # PostgreSQL advisory lock id, held while the catalogue changes
 
 
 class CatalogueError(ValueError):
@@ -92,6 +95,7 @@ def add_line(session: Session, config: CityConfig, actor: str, fields: dict[str,
              start: date, note: str | None = None) -> DispatchEntry:
     """One line from ``start``; the key's line in force then (or starting later) ends."""
     draft = check(config, fields)
+    _one_editor_at_a_time(session)
     same = list(session.scalars(select(DispatchEntry).where(
         DispatchEntry.category == draft.category, _is(DispatchEntry.subcategory, draft.subcategory),
         _is(DispatchEntry.item, draft.item), _is(DispatchEntry.county_code, draft.county),
@@ -104,6 +108,14 @@ def add_line(session: Session, config: CityConfig, actor: str, fields: dict[str,
     session.add(line)
     session.flush()
     return line
+
+
+def _one_editor_at_a_time(session: Session) -> None:
+    """Two admins saving the same key at once would each find no line to end and both
+    open one. SQLite's write transaction already runs them one after the other; on
+    PostgreSQL the second waits here and then sees the first's line."""
+    if is_postgres(session):
+        session.execute(sql_text("SELECT pg_advisory_xact_lock(:k)"), {"k": CATALOGUE_LOCK})
 
 
 def _is(column: Any, value: str | None) -> Any:
@@ -169,6 +181,7 @@ def import_revision(session: Session, config: CityConfig, actor: str,
                                                      if len(errors) > 20 else ""))
     if not drafts:
         raise CatalogueError("文件里没有目录行")
+    _one_editor_at_a_time(session)
     current = list(session.scalars(select(DispatchEntry).where(
         or_(DispatchEntry.effective_to.is_(None), DispatchEntry.effective_to > start))))
     _end(session, current, start, actor)
