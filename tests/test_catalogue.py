@@ -229,3 +229,23 @@ def test_two_admins_saving_one_key_at_once_leave_one_line_in_force(hub: Any) -> 
             DispatchEntry.effective_to.is_(None))))
         every = s.scalar(select(func.count()).select_from(DispatchEntry))
     assert len(open_lines) == 1 and every == 8
+
+
+def test_a_spreadsheet_that_unpacks_to_gigabytes_is_refused_unread() -> None:
+    """An XLSX is a zip: 30 MiB of one byte packs into ~30 KiB. Refused by what the
+    archive declares, before openpyxl inflates anything; a real sheet still reads."""
+    import zipfile
+
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("xl/worksheets/sheet1.xml", b" " * (30 * 2**20))
+    assert len(bomb.getvalue()) < 100_000
+    with pytest.raises(store.CatalogueError, match="解压后过大"):
+        store.read_sheet("目录.xlsx", bomb.getvalue())
+    book = Workbook()
+    book.active.append(["一级分类", "二级分类", "三级分类", "县区", "承办单位"])
+    book.active.append(["城乡建设", "", "", "", "zhujian"])
+    real = io.BytesIO()
+    book.save(real)
+    assert store.read_sheet("目录.xlsx", real.getvalue())[0]["unit"] == "zhujian"

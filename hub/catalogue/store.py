@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -27,6 +28,7 @@ from hub.models import DispatchEntry, utcnow
 COLUMNS = {"一级分类": "category", "二级分类": "subcategory", "三级分类": "item",
            "县区": "county", "承办单位": "unit"}
 MAX_ROWS = 5000
+MAX_UNPACKED = 20 * 2**20  # 5,000 rows unpack to about 2 MiB
 CATALOGUE_LOCK = 7_230_028  # PostgreSQL advisory lock id, held while the catalogue changes
 
 
@@ -122,6 +124,16 @@ def _is(column: Any, value: str | None) -> Any:
     return column.is_(None) if value is None else column == value
 
 
+def _unpacked_size(data: bytes) -> int:
+    """What an XLSX (a zip) says it unpacks to: a few kilobytes can declare gigabytes
+    (a zip bomb); zipfile never inflates an entry past its declared size."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, ValueError):
+        return 0  # not a zip: openpyxl says it cannot read it
+
+
 def read_sheet(filename: str, data: bytes) -> list[dict[str, Any]]:
     """Rows of a CSV (UTF-8 or GBK) or XLSX file with the columns of ``COLUMNS``."""
     if not data:
@@ -129,6 +141,8 @@ def read_sheet(filename: str, data: bytes) -> list[dict[str, Any]]:
     if filename.lower().endswith(".xlsx"):
         from openpyxl import load_workbook
 
+        if _unpacked_size(data) > MAX_UNPACKED:
+            raise CatalogueError("这个 Excel 文件解压后过大，不像是派单目录（请检查文件）")
         try:
             sheet = load_workbook(io.BytesIO(data), read_only=True, data_only=True).active
             rows = [["" if v is None else str(v) for v in row]
