@@ -144,8 +144,10 @@ class CategoryClassifier:
         self.model.fit(x, y, sample_weight=np.array(weights))
         self.classes = [str(c) for c in self.model.classes_]
 
-    def predict_proba(self, texts: list[str]) -> np.ndarray:
-        return self._proba(self._features(texts, [self._tokens(t) for t in texts]))
+    def predict_proba(self, texts: list[str], tokens: list[str] | None = None) -> np.ndarray:
+        """``tokens``: the texts already cut (as ``fit``'s token cache holds them)."""
+        cut = tokens if tokens is not None else [self._tokens(t) for t in texts]
+        return self._proba(self._features(texts, cut))
 
     def _tokens(self, text: str) -> str:
         # models pickled before the tokenizer was a parameter were trained with jieba
@@ -160,8 +162,9 @@ class CategoryClassifier:
         exp = np.exp(scores - scores.max(axis=1, keepdims=True))
         return exp / exp.sum(axis=1, keepdims=True)
 
-    def top(self, texts: list[str], k: int = 3) -> list[list[tuple[str, float]]]:
-        probs = self.predict_proba(texts)
+    def top(self, texts: list[str], k: int = 3, tokens: list[str] | None = None
+            ) -> list[list[tuple[str, float]]]:
+        probs = self.predict_proba(texts, tokens)
         out = []
         for row in probs:
             order = np.argsort(-row)[:k]

@@ -163,7 +163,7 @@ def cross_validate_runs(data: TrainingSet, folds: int = 5, params: Params | None
     tasks = [(run, train_idx, test_idx) for run, seed in enumerate(seeds)
              for train_idx, test_idx in StratifiedKFold(folds, shuffle=True, random_state=seed)
              .split(data.texts, y)]
-    # tokenise once here rather than once per fold in every process
+    # tokenise once, here: every process then reads the same cuts (and none re-cuts)
     tokenizer = CategoryClassifier(params)
     cache = {t: tokenizer._tokens(t) for t in
              {*data.texts, *data.weak_texts, *data.unlabelled}}
@@ -194,7 +194,10 @@ def _run_folds(data: TrainingSet, params: Params | None,
             weak_texts=data.weak_texts, weak_labels=data.weak_labels,
             unlabelled=data.unlabelled, lexicon=data.lexicon, weak_weight=data.weak_weight)
         model = CategoryClassifier(params).fit(fold, token_cache=cache)
-        top = [t[0] for t in model.top([data.texts[i] for i in test_idx], k=1)]
+        held_out = [data.texts[i] for i in test_idx]
+        # cut by the caller's segmenter, never this process's: a worker's dictionary
+        # may not have learnt the words the caller's had (add_words)
+        top = [t[0] for t in model.top(held_out, k=1, tokens=[cache[t] for t in held_out])]
         out.append((run, test_idx, [c for c, _ in top], [p for _, p in top]))
     return out
 
